@@ -1,0 +1,115 @@
+import ArgumentParser
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import GRPCCore
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mint a development token (HS256) and print it.")
+
+    @Option(help: "person id (subject)") var person: String
+    @Option(parsing: .upToNextOption, help: "roles: rep academic kam manager director ops dept_head admin service") var role: [String]
+    @Option(help: "department code") var department = ""
+    @Option(help: "region") var region = ""
+    @Option(help: "validity in seconds") var ttl = 8 * 3600
+    @Option(help: "HS256 secret (env FIELDWORK_JWT_SECRET)") var secret: String?
+    @Option(help: "issuer") var issuer = "fieldwork"
+    @Option(help: "audience") var audience = "fieldwork"
+
+    func run() async throws {
+        guard let secret = secret ?? ProcessInfo.processInfo.environment["FIELDWORK_JWT_SECRET"] else {
+            throw ValidationError("--secret or FIELDWORK_JWT_SECRET is required")
+        }
+        var roles = Set<Role>()
+        for code in role {
+            guard let parsed = Role(rawValue: code) else { throw ValidationError("unknown role '\(code)'") }
+            roles.insert(parsed)
+        }
+        let authority = try await TokenAuthority(secret: secret, issuer: issuer, audience: audience)
+        print(try await authority.sign(Principal(personID: person, roles: roles, department: department, region: region), validFor: TimeInterval(ttl)))
+    }
+}
+
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "grpc.health.v1 Check of one or all services.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "service to check (default: all four)") var service: ClientOptions.ServiceName?
+    @Flag(help: "exit 1 unless every checked service is SERVING") var strict = false
+
+    func run() async throws {
+        var allServing = true
+        for name in service.map({ [$0] }) ?? ClientOptions.ServiceName.allCases {
+            let status: String
+            do {
+                status = try await options.with(name) { client, _ in
+                    let response = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: callOptions())
+                    return String(describing: response.status)
+                }
+            } catch {
+                status = "unreachable"
+            }
+            if status != "serving" { allServing = false }
+            print("\(name.rawValue)\t\(try options.endpoint(name))\t\(status)")
+        }
+        if strict && !allServing { throw ExitCode(1) }
+    }
+}
+
+struct RunJob: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run-job", abstract: "Run a service's job now (admin).")
+    @OptionGroup var options: ClientOptions
+    @Option var service: ClientOptions.ServiceName
+    @Option var name: String
+    @Option(help: "ISO 8601 time the job runs as of (default now)") var asOf: String?
+
+    func run() async throws {
+        var request = Fieldwork_V1_RunJobRequest.with { $0.name = name }
+        if let asOf {
+            guard let date = ISO8601DateFormatter().date(from: asOf) else { throw ValidationError("--as-of must be ISO 8601, e.g. 2026-03-05T18:00:00+08:00") }
+            request.asOf = .init(date)
+        }
+        let finalRequest = request
+        let response = try await options.with(service) { client, metadata -> Fieldwork_V1_RunJobResponse in
+            switch service {
+            case .visits: try await Fieldwork_V1_VisitsService.Client(wrapping: client).runJob(finalRequest, metadata: metadata, options: callOptions())
+            case .workflows: try await Fieldwork_V1_WorkflowsService.Client(wrapping: client).runJob(finalRequest, metadata: metadata, options: callOptions())
+            case .scoring: try await Fieldwork_V1_ScoringService.Client(wrapping: client).runJob(finalRequest, metadata: metadata, options: callOptions())
+            case .notifications: try await Fieldwork_V1_NotificationsService.Client(wrapping: client).runJob(finalRequest, metadata: metadata, options: callOptions())
+            }
+        }
+        try options.print(response) { "\(response.name): \(response.summary)" }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A service's audit trail of an entity or a person.")
+    @OptionGroup var options: ClientOptions
+    @Option var service: ClientOptions.ServiceName
+    @Option var entityType = ""
+    @Option var entityID = ""
+    @Option var person = ""
+
+    func run() async throws {
+        let request = Fieldwork_V1_ListAuditRequest.with {
+            $0.entityType = entityType
+            $0.entityID = entityID
+            $0.actorPersonID = person
+            $0.page.pageSize = 500
+        }
+        let response = try await options.with(service) { client, metadata -> Fieldwork_V1_ListAuditResponse in
+            switch service {
+            case .visits: try await Fieldwork_V1_VisitsService.Client(wrapping: client).listAudit(request, metadata: metadata, options: callOptions())
+            case .workflows: try await Fieldwork_V1_WorkflowsService.Client(wrapping: client).listAudit(request, metadata: metadata, options: callOptions())
+            case .scoring: try await Fieldwork_V1_ScoringService.Client(wrapping: client).listAudit(request, metadata: metadata, options: callOptions())
+            case .notifications: try await Fieldwork_V1_NotificationsService.Client(wrapping: client).listAudit(request, metadata: metadata, options: callOptions())
+            }
+        }
+        try options.print(response) {
+            table(["at", "actor", "role", "entity", "action", "changes"], response.entries.map { entry in
+                [timestamp(entry.at), entry.actorPersonID, entry.actorRole, "\(entry.entityType)/\(entry.entityID.prefix(8))", entry.action,
+                 entry.changes.map { "\($0.field): \($0.before.isEmpty ? "" : $0.before + " → ")\($0.after)" }.joined(separator: "; ")]
+            })
+        }
+    }
+}

@@ -1,0 +1,18 @@
+# Fieldwork — the two commands the README promises, and the code generator.
+.PHONY: run test build generate check-generated
+
+run:            ## the whole system on this machine, playing SPEC §6 story 1
+	deploy/local/run.sh
+
+test:           ## every test against a real PostgreSQL (started if FIELDWORK_TEST_PG_PORT is unset)
+	deploy/local/test.sh
+
+build:
+	swift build
+
+generate:       ## regenerate Shared/FieldworkProto from Proto/
+	Proto/generate.sh
+
+check-generated: ## fail when the committed generated code differs from a fresh generation
+	rm -rf .build/generated-check && Proto/generate.sh .build/generated-check
+	diff -r Shared/FieldworkProto .build/generated-check

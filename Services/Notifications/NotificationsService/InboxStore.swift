@@ -1,0 +1,110 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The in-app inbox: items per person, rendered from the event type's template.
+struct InboxStore: Sendable {
+    let environment: ServiceEnvironment
+    var logger: Logger { environment.logger }
+
+    /// Recipients and variables of the events that reach the inbox.
+    func notify(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
+        switch event.payload {
+        case .cardCreated(let card):
+            // Every active member of the card's department (from the directory copy).
+            let members = try await DirectoryReplica.members(of: card.department, on: connection, logger: logger)
+            let dueAt = environment.calendar.day(of: card.dueAt.date).description + " "
+                + Self.clockTime(card.dueAt.date, in: environment.calendar.timeZone)
+            try await deliver(event, to: members, variables: [
+                "number": card.number, "title": card.title, "description": card.description_p, "department": card.department,
+                "customer_name": card.customerName, "due_at": dueAt, "card_id": card.cardID, "request_id": card.requestID,
+            ], on: connection)
+        default:
+            return
+        }
+    }
+
+    private func deliver(
+        _ event: Fieldwork_V1_Event, to people: [String], variables: [String: String], on connection: PostgresConnection
+    ) async throws {
+        guard !people.isEmpty else {
+            logger.warning("event has no inbox recipients", metadata: ["event": "\(event.type)", "id": "\(event.id)"])
+            return
+        }
+        guard let template = try await template(for: event.type, on: connection) else {
+            logger.warning("no message template", metadata: ["event": "\(event.type)"])
+            return
+        }
+        let title = TemplateText.render(template.title, variables)
+        let body = TemplateText.render(template.body, variables)
+        let link = TemplateText.render(template.link, variables)
+        let eventID = UUID(uuidString: event.id)!
+        for person in people {
+            try await connection.query(
+                """
+                INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
+                VALUES (\(UUID()), \(person), \(eventID), \(event.type), \(title), \(body), \(link), \(environment.clock.now()))
+                ON CONFLICT (event_id, person_id) DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    private func template(for eventType: String, on connection: PostgresConnection) async throws -> (title: String, body: String, link: String)? {
+        let rows = try await connection.query(
+            """
+            SELECT title, body, link_template FROM message_templates
+            WHERE event_type = \(eventType) AND locale = 'zh-CN' ORDER BY version DESC LIMIT 1
+            """, logger: logger)
+        for try await row in rows.decode((String, String, String).self) { return row }
+        return nil
+    }
+
+    static func clockTime(_ date: Date, in zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.hour, .minute], from: date)
+        return String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+    }
+
+    // MARK: Reads
+
+    func items(person: String, unreadOnly: Bool, window: TimeWindow, page: Page) async throws -> [Fieldwork_V1_InboxItem] {
+        let after = page.after.isEmpty ? 0 : Int64(page.after) ?? -1
+        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let rows = try await environment.postgres.query(
+            """
+            SELECT cursor, id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
+            WHERE person_id = \(person) AND cursor > \(after) AND created_at >= \(window.from) AND created_at < \(window.to)
+              AND (NOT \(unreadOnly) OR read_at IS NULL)
+            ORDER BY cursor LIMIT \(page.limit)
+            """, logger: logger)
+        var items: [Fieldwork_V1_InboxItem] = []
+        for try await (cursor, id, personID, eventID, eventType, title, body, link, created, read) in rows.decode(
+            (Int64, UUID, String, UUID, String, String, String, String, Date, Date?).self)
+        {
+            items.append(.with {
+                $0.cursor = cursor
+                $0.id = id.uuidString.lowercased()
+                $0.personID = personID
+                $0.eventID = eventID.uuidString.lowercased()
+                $0.eventType = eventType
+                $0.title = title
+                $0.body = body
+                $0.link = link
+                $0.createdAt = .init(created)
+                if let read { $0.readAt = .init(read) }
+            })
+        }
+        return items
+    }
+
+    func unread(person: String) async throws -> Int {
+        for try await count in try await environment.postgres.query(
+            "SELECT count(*) FROM inbox_items WHERE person_id = \(person) AND read_at IS NULL", logger: logger
+        ).decode(Int.self) { return count }
+        return 0
+    }
+}

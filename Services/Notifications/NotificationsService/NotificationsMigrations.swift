@@ -1,0 +1,42 @@
+import FieldworkRuntime
+
+/// The notifications service's schema: the runtime's tables, then its own.
+enum NotificationsMigrations {
+    static let all: [Migration] = [
+        RuntimeSchema.core,
+        RuntimeSchema.directoryReplica,
+        Migration(100, "inbox", """
+            CREATE TABLE inbox_items (
+                cursor     bigserial PRIMARY KEY,
+                id         uuid NOT NULL UNIQUE,
+                person_id  text NOT NULL,
+                event_id   uuid NOT NULL,
+                event_type text NOT NULL,
+                title      text NOT NULL,
+                body       text NOT NULL,
+                link       text NOT NULL,
+                created_at timestamptz NOT NULL,
+                read_at    timestamptz,
+                -- Dedupe per (source event, recipient) for the inbox channel.
+                UNIQUE (event_id, person_id)
+            );
+            CREATE INDEX inbox_items_person ON inbox_items (person_id, cursor);
+            CREATE INDEX inbox_items_unread ON inbox_items (person_id) WHERE read_at IS NULL;
+
+            CREATE TABLE message_templates (
+                event_type    text NOT NULL,
+                locale        text NOT NULL,
+                version       integer NOT NULL,
+                title         text NOT NULL,
+                body          text NOT NULL,
+                link_template text NOT NULL,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (event_type, locale, version)
+            );
+            INSERT INTO message_templates (event_type, locale, version, title, body, link_template) VALUES
+            ('workflows.CardCreated', 'zh-CN', 1, '新任务卡 {number}：{title}',
+             E'**{title}**\\n\\n{description}\\n\\n客户：{customer_name}\\n首次响应截止：{due_at}',
+             'fieldwork://cards/{card_id}');
+            """),
+    ]
+}

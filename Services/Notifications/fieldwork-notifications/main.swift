@@ -1,0 +1,4 @@
+import FieldworkRuntime
+import NotificationsService
+
+await FieldworkServer.main(NotificationsBlueprint.blueprint)

@@ -1,0 +1,4 @@
+import FieldworkRuntime
+import ScoringService
+
+await FieldworkServer.main(ScoringBlueprint.blueprint)

@@ -1,0 +1,268 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import GRPCCore
+import PostgresNIO
+
+/// Check-in codes, check-in/out and visit records (SPEC §2.1–2.4, §2.9).
+extension VisitsService {
+    func issueCheckinCode(_ request: Fieldwork_V1_IssueCheckinCodeRequest) async throws -> Fieldwork_V1_CheckinCode {
+        let customerID = try Input.text(request.customerID, field: "customer_id", required: true)
+        let department = try Input.text(request.department, field: "department", max: 32)
+        let now = environment.clock.now()
+        if request.hasExpiresAt, request.expiresAt.date <= now {
+            throw DomainError.invalidArgument(field: "expires_at", message: "is in the past")
+        }
+        let customer = try await environment.postgres.withConnection { try await directory.customer(customerID, on: $0) }
+        guard let customer else { throw DomainError.notFound(entity: "customer", id: customerID) }
+        if !department.isEmpty, !customer.0.departments.contains(department) {
+            throw DomainError.invalidArgument(field: "department", message: "'\(department)' is not a department of \(customer.0.name)")
+        }
+        let payload = CheckinCodeSigner.Payload(
+            customer: customerID, department: department, issuedAt: Int64(now.timeIntervalSince1970),
+            expiresAt: request.hasExpiresAt ? Int64(request.expiresAt.date.timeIntervalSince1970) : nil)
+        return .with {
+            $0.token = (try? codes.issue(payload)) ?? ""
+            $0.keyID = codes.activeKeyID
+            $0.customerID = customerID
+            $0.department = department
+            if request.hasExpiresAt { $0.expiresAt = request.expiresAt }
+        }
+    }
+
+    /// Creates the visit at once, stamped with server time and the GPS watermark.
+    /// No GPS → VOID; outside the fence → OUT_OF_RANGE with the distance; a repeat
+    /// within 10 minutes returns the open visit (SPEC §2.2).
+    func checkIn(_ request: Fieldwork_V1_CheckInRequest) async throws -> Fieldwork_V1_Visit {
+        let code = try codes.verify(try Input.text(request.code, field: "code", max: 2048, required: true), now: environment.clock.now())
+        let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
+        return try await environment.command("CheckIn", requestID: request.requestID) { connection, principal, now in
+            let serverTime = now.truncatedToMicroseconds
+            // One check-in at a time per rep and customer, so a double tap cannot open two visits.
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(principal.personID):\(code.customer)"), 0))",
+                logger: environment.logger)
+            if let open = try await visits.recentOpenVisit(
+                rep: principal.personID, customer: code.customer,
+                since: serverTime.addingTimeInterval(-CheckInClassification.repeatWindowSeconds), on: connection) {
+                return open
+            }
+            guard let customer = try await directory.customer(code.customer, on: connection)?.0 else {
+                throw DomainError.notFound(entity: "customer", id: code.customer)
+            }
+            let id = UUID()
+            var visit = Fieldwork_V1_Visit()
+            visit.id = id.uuidString.lowercased()
+            visit.repID = principal.personID
+            visit.customerID = customer.id
+            visit.checkinDepartment = code.department
+            visit.checkedInAt = .init(serverTime)
+            if request.hasDeviceTime { visit.deviceTime = request.deviceTime }
+            visit.status = .open
+            switch CheckInClassification.classify(position: position, fence: customer.fence) {
+            case .void(let reason):
+                visit.status = .void
+                visit.voidReason = reason
+            case .outOfRange(let distance):
+                visit.outOfRange = true
+                visit.distanceM = distance.rounded()
+            case .inRange(let distance):
+                visit.distanceM = distance.rounded()
+            }
+            if let position { visit.checkInLocation = .init(position) }
+            visit.watermark = visits.watermark.digest(
+                visitID: id, personID: principal.personID, customerID: customer.id, position: position, serverTime: serverTime)
+            try await visits.insert(visit, on: connection)
+            try await environment.audit(
+                AuditRecord(entityType: "visit", entityID: visit.id, action: "check_in", changes: [
+                    .init("status", "", visit.status.name), .init("customer_id", "", customer.id),
+                    .init("distance_m", "", String(visit.distanceM)), .init("out_of_range", "", String(visit.outOfRange)),
+                ]),
+                by: principal, at: serverTime, requestID: request.requestID, on: connection)
+            return visit
+        }
+    }
+
+    func checkOut(_ request: Fieldwork_V1_CheckOutRequest) async throws -> Fieldwork_V1_Visit {
+        guard request.hasLocation else {
+            throw DomainError.invalidArgument(field: "location", message: "check-out stamps a second GPS point; it is required")
+        }
+        return try await submit(
+            "CheckOut", visitID: request.visitID, requestID: request.requestID,
+            record: request.hasRecord ? request.record : nil, location: try request.location.position.validated(field: "location"))
+    }
+
+    func submitVisit(_ request: Fieldwork_V1_SubmitVisitRequest) async throws -> Fieldwork_V1_Visit {
+        try await submit(
+            "SubmitVisit", visitID: request.visitID, requestID: request.requestID,
+            record: request.hasRecord ? request.record : nil,
+            location: request.hasLocation ? try request.location.position.validated(field: "location") : nil)
+    }
+
+    /// Submits an open visit: validates the record (products from the catalogue;
+    /// a surgery date not before today), stores it read-only, and publishes
+    /// VisitSubmitted and, when the switch is on, SupportRequested — all in one
+    /// transaction, so a refused record leaves nothing behind anywhere.
+    private func submit(
+        _ method: String, visitID rawID: String, requestID: String, record newRecord: Fieldwork_V1_VisitRecord?, location: GeoPosition?
+    ) async throws -> Fieldwork_V1_Visit {
+        let id = try visitUUID(rawID, field: "visit_id")
+        return try await environment.command(method, requestID: requestID) { connection, principal, now in
+            guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
+                throw DomainError.notFound(entity: "visit", id: rawID)
+            }
+            guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep submits a visit") }
+            switch visit.status {
+            case .open: break
+            case .void: throw DomainError.failedPrecondition("visit \(rawID) is VOID (\(visit.voidReason)) and cannot be submitted")
+            default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
+            }
+            let record = newRecord ?? visit.record
+            let draft = try record.domain()
+            let catalogue = try await directory.productNames(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
+            try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
+            try await visits.submit(id, record: record, checkout: location, at: now, on: connection)
+
+            visit.status = .submitted
+            visit.record = record
+            visit.checkedOutAt = .init(now)
+            if let location { visit.checkOutLocation = .init(location) }
+            try await environment.audit(
+                AuditRecord(entityType: "visit", entityID: visit.id, action: "submit", changes: [
+                    .init("status", "OPEN", "SUBMITTED"), .init("product_ids", "", draft.productIDs.joined(separator: "|")),
+                    .init("objection_type", "", record.objectionType.name),
+                    .init("surgery_support", "", draft.surgerySupport.map { "\($0.surgeryDate) \($0.department)" } ?? ""),
+                ]),
+                by: principal, at: now, requestID: requestID, on: connection)
+            try await environment.publish(.visitSubmitted(.with {
+                $0.visitID = visit.id
+                $0.repID = visit.repID
+                $0.customerID = visit.customerID
+                $0.department = record.department
+                $0.productIds = record.productIds
+                $0.objectionType = record.objectionType.name
+                $0.intent = String(describing: record.intent)
+                $0.stageReached = String(describing: record.stageReached)
+                $0.countsTowardPlan = !visit.outOfRange
+                $0.checkedInAt = visit.checkedInAt
+            }), aggregateID: "visit:\(visit.id)", at: now, on: connection)
+            if let support = draft.surgerySupport {
+                let customer = try await directory.customer(visit.customerID, on: connection)?.0
+                let rep = try await directory.person(visit.repID, on: connection)?.0
+                try await environment.publish(.supportRequested(.with {
+                    $0.visitID = visit.id
+                    $0.repID = visit.repID
+                    $0.repName = rep?.name ?? visit.repID
+                    $0.customerID = visit.customerID
+                    $0.customerName = customer?.name ?? visit.customerID
+                    $0.region = customer?.region ?? ""
+                    $0.department = support.department
+                    $0.surgeryDate = .init(support.surgeryDate)
+                    $0.productIds = support.productIDs.isEmpty ? draft.productIDs : support.productIDs
+                    $0.productNames = $0.productIds.map { catalogue[$0] ?? $0 }
+                }), aggregateID: "visit:\(visit.id)", at: now, on: connection)
+            }
+            return visit
+        }
+    }
+
+    func updateVisitDraft(_ request: Fieldwork_V1_UpdateVisitDraftRequest) async throws -> Fieldwork_V1_Visit {
+        let id = try visitUUID(request.visitID, field: "visit_id")
+        _ = try request.record.domain()  // shape checks now; catalogue and dates at submit
+        return try await environment.command("UpdateVisitDraft", requestID: request.requestID) { connection, principal, now in
+            guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
+                throw DomainError.notFound(entity: "visit", id: request.visitID)
+            }
+            guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep edits a visit") }
+            guard visit.status == .open else { throw DomainError.failedPrecondition("visit \(request.visitID) is \(visit.status.name), not OPEN") }
+            try await visits.saveDraft(id, record: request.record, on: connection)
+            try await environment.audit(
+                AuditRecord(entityType: "visit", entityID: visit.id, action: "update_draft",
+                            changes: [.init("record", try visit.record.jsonString(), try request.record.jsonString())]),
+                by: principal, at: now, requestID: request.requestID, on: connection)
+            visit.record = request.record
+            return visit
+        }
+    }
+
+    func getVisit(_ request: Fieldwork_V1_GetVisitRequest) async throws -> Fieldwork_V1_Visit {
+        let id = try visitUUID(request.id, field: "id")
+        let principal = try Principal.required()
+        return try await environment.postgres.withConnection { connection in
+            guard let visit = try await visits.visit(id, on: connection) else { throw DomainError.notFound(entity: "visit", id: request.id) }
+            guard try await mayView(visit, principal, on: connection) else {
+                throw DomainError.permissionDenied("visit \(request.id) belongs to someone outside your team or region")
+            }
+            return visit
+        }
+    }
+
+    func listVisits(_ request: Fieldwork_V1_ListVisitsRequest) async throws -> Fieldwork_V1_ListVisitsResponse {
+        let page = try Page(request.page)
+        let principal = try Principal.required()
+        let list = try await visits.list(
+            visibleTo: principal, rep: try Input.text(request.repID, field: "rep_id"),
+            customer: try Input.text(request.customerID, field: "customer_id"),
+            status: request.status == .unspecified ? "" : request.status.name, window: try TimeWindow(request.range), page: page)
+        let finished = page.finish(list) { $0.id }
+        return .with { $0.visits = finished.rows; $0.page = finished.page }
+    }
+
+    func verifyWatermark(_ request: Fieldwork_V1_VerifyWatermarkRequest) async throws -> Fieldwork_V1_VerifyWatermarkResponse {
+        let id = try visitUUID(request.visitID, field: "visit_id")
+        let visit = try await environment.postgres.withConnection { try await visits.visit(id, on: $0) }
+        guard let visit else { throw DomainError.notFound(entity: "visit", id: request.visitID) }
+        let expected = visits.watermark.digest(
+            visitID: id, personID: visit.repID, customerID: visit.customerID,
+            position: visit.hasCheckInLocation ? visit.checkInLocation.position : nil, serverTime: visit.checkedInAt.date)
+        return .with { $0.visitID = visit.id; $0.valid = expected == visit.watermark }
+    }
+
+    /// SPEC §2.9: own records; a manager their team; a director their region; admin all.
+    private func mayView(_ visit: Fieldwork_V1_Visit, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
+        if principal.has(.admin) || visit.repID == principal.personID { return true }
+        guard principal.hasAny([.manager, .director]), let rep = try await directory.person(visit.repID, on: connection)?.0 else { return false }
+        return (principal.has(.manager) && rep.supervisorID == principal.personID)
+            || (principal.has(.director) && !principal.region.isEmpty && rep.region == principal.region)
+    }
+
+    private func visitUUID(_ text: String, field: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw DomainError.invalidArgument(field: field, message: "'\(text)' is not a visit id") }
+        return id
+    }
+}
+
+extension Fieldwork_V1_VisitRecord {
+    /// The domain draft, with the shape checks a record needs before any lookup.
+    func domain() throws -> VisitRecordDraft {
+        func texts(_ values: [String], _ field: String) throws -> [String] {
+            guard values.count <= 50 else { throw DomainError.invalidArgument(field: "record.\(field)", message: "at most 50 entries") }
+            return try values.map { try Input.text($0, field: "record.\(field)", max: 500) }
+        }
+        var support: SurgerySupportRequest?
+        if surgerySupport.needed {
+            guard surgerySupport.hasSurgeryDate else {
+                throw DomainError.invalidArgument(field: "record.surgery_support.surgery_date", message: "is required when surgery support is needed")
+            }
+            support = SurgerySupportRequest(
+                surgeryDate: try surgerySupport.surgeryDate.localDate(field: "record.surgery_support.surgery_date"),
+                department: try Input.text(surgerySupport.department, field: "record.surgery_support.department", max: 32),
+                productIDs: try texts(surgerySupport.productIds, "surgery_support.product_ids"))
+        }
+        if case .UNRECOGNIZED(let value) = objectionType {
+            throw DomainError.invalidArgument(field: "record.objection_type", message: "unknown value \(value)")
+        }
+        return VisitRecordDraft(
+            department: try Input.text(department, field: "record.department", max: 32),
+            contactsMet: try texts(contactsMet, "contacts_met"), productIDs: try texts(productIds, "product_ids"),
+            topics: try texts(topics, "topics"), commitments: try texts(commitments, "commitments"),
+            objection: objectionType.domain, objectionNote: objectionNote, intent: String(describing: intent),
+            stageReached: String(describing: stageReached), nextStep: nextStep, surgerySupport: support)
+    }
+}
+
+extension Date {
+    /// PostgreSQL keeps microseconds; rounding first makes stored and computed values agree.
+    var truncatedToMicroseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000) }
+}

@@ -1,0 +1,98 @@
+import Crypto
+import FieldworkDomain
+import Foundation
+
+/// Signed check-in codes, the text a customer's QR code carries (SPEC §2.1):
+/// `v1.<key id>.<base64url payload>.<base64url HMAC-SHA256>`. The key id lets
+/// keys rotate: every configured key verifies, the first one signs.
+struct CheckinCodeSigner: Sendable {
+    struct Payload: Codable, Equatable {
+        var customer: String
+        var department: String
+        var issuedAt: Int64          // Unix seconds
+        var expiresAt: Int64?
+    }
+
+    let keys: [(id: String, key: SymmetricKey)]
+
+    /// `spec`: "kid=secret,kid2=secret2"; the first key signs new codes.
+    init(spec: String) throws {
+        var keys: [(String, SymmetricKey)] = []
+        for entry in spec.split(separator: ",") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber }), parts[1].utf8.count >= 16 else {
+                throw DomainError.invalidArgument(field: "CHECKIN_KEYS", message: "entries must be kid=secret, kid alphanumeric, secret ≥ 16 bytes")
+            }
+            keys.append((parts[0], SymmetricKey(data: Data(parts[1].utf8))))
+        }
+        guard !keys.isEmpty else { throw DomainError.invalidArgument(field: "CHECKIN_KEYS", message: "at least one key is required") }
+        self.keys = keys
+    }
+
+    var activeKeyID: String { keys[0].id }
+
+    func issue(_ payload: Payload) throws -> String {
+        let body = try JSONEncoder().encode(payload).base64URLEncoded
+        let signed = "v1.\(keys[0].id).\(body)"
+        return "\(signed).\(Self.mac(signed, key: keys[0].key))"
+    }
+
+    /// The payload of a genuine, unexpired code; otherwise `invalidArgument` on "code".
+    func verify(_ token: String, now: Date) throws -> Payload {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "v1" else { throw Self.refused("is not a Fieldwork check-in code") }
+        guard let key = keys.first(where: { $0.id == parts[1] })?.key else { throw Self.refused("was signed with an unknown or retired key") }
+        let signed = parts[0...2].joined(separator: ".")
+        guard let given = Data(base64URLEncoded: parts[3]),
+              HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Data(signed.utf8), using: key) else {
+            throw Self.refused("signature does not match (forged or altered)")
+        }
+        guard let json = Data(base64URLEncoded: parts[2]), let payload = try? JSONDecoder().decode(Payload.self, from: json) else {
+            throw Self.refused("payload is unreadable")
+        }
+        if let expiresAt = payload.expiresAt, Int64(now.timeIntervalSince1970) >= expiresAt {
+            throw Self.refused("expired")
+        }
+        return payload
+    }
+
+    private static func refused(_ why: String) -> DomainError { .invalidArgument(field: "code", message: why) }
+
+    static func mac(_ text: String, key: SymmetricKey) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).base64URLEncoded
+    }
+}
+
+/// The tamper-evident GPS watermark (SPEC §2.2): an HMAC over the record's id,
+/// person, customer, position and server time, recomputed on verification.
+struct Watermark: Sendable {
+    let key: SymmetricKey
+
+    init(secret: String) throws {
+        guard secret.utf8.count >= 16 else {
+            throw DomainError.invalidArgument(field: "WATERMARK_KEY", message: "must be at least 16 bytes")
+        }
+        key = SymmetricKey(data: Data(secret.utf8))
+    }
+
+    func digest(visitID: UUID, personID: String, customerID: String, position: GeoPosition?, serverTime: Date) -> String {
+        let where_ = position.map { String(format: "%.7f,%.7f,%.1f", $0.latitude, $0.longitude, $0.accuracyMeters) } ?? "none"
+        // Microseconds: what a PostgreSQL timestamptz keeps, so the stored time recomputes exactly.
+        let micros = Int64((serverTime.timeIntervalSince1970 * 1_000_000).rounded())
+        let text = "\(visitID.uuidString.lowercased())|\(personID)|\(customerID)|\(where_)|\(micros)"
+        return HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension Data {
+    var base64URLEncoded: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(base64URLEncoded text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
+    }
+}

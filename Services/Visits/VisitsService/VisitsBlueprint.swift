@@ -1,0 +1,82 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import GRPCCore
+
+/// The visits service: directory, check-in and visit records (SPEC §1–2).
+public enum VisitsBlueprint {
+    public static let blueprint = ServiceBlueprint(
+        name: "visits",
+        grpcServiceName: "fieldwork.v1.VisitsService",
+        defaultPort: 7101,
+        defaultMetricsPort: 9101,
+        settings: [
+            Setting("CHECKIN_KEYS", default: nil,
+                    help: "check-in code keys 'kid=secret,…'; the first signs, all verify (drop a key to retire it)", secret: true),
+            Setting("WATERMARK_KEY", default: nil, help: "HMAC key of the GPS watermark on visit records", secret: true),
+        ],
+        migrations: VisitsMigrations.all,
+        access: [
+            "UpsertPerson": [.admin], "UpsertDepartment": [.admin], "UpsertCustomer": [.admin], "UpsertProduct": [.admin],
+            "ImportCsv": [.admin], "ExportCsv": [.admin],
+            "IssueCheckinCode": [.admin, .manager],
+            "CheckIn": [.rep, .academic, .kam, .manager],
+            "CheckOut": [.rep, .academic, .kam, .manager],
+            "UpdateVisitDraft": [.rep, .academic, .kam, .manager],
+            "SubmitVisit": [.rep, .academic, .kam, .manager],
+            "VerifyWatermark": [.admin, .manager, .director, .ops],
+        ],
+        makeService: { environment in try VisitsService(environment: environment) }
+    )
+}
+
+/// The live RPCs of `fieldwork.v1.VisitsService`; the rest of the contract
+/// answers UNIMPLEMENTED until it is built (see README).
+struct VisitsService: RegistrableRPCService {
+    typealias Method = Fieldwork_V1_VisitsService.Method
+
+    let environment: ServiceEnvironment
+    let directory: DirectoryStore
+    let visits: VisitStore
+    let codes: CheckinCodeSigner
+
+    init(environment: ServiceEnvironment) throws {
+        self.environment = environment
+        directory = DirectoryStore(environment: environment)
+        codes = try CheckinCodeSigner(spec: environment.configuration.string("CHECKIN_KEYS"))
+        visits = VisitStore(
+            environment: environment, directory: directory,
+            watermark: try Watermark(secret: environment.configuration.string("WATERMARK_KEY")))
+    }
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.unary(Method.UpsertPerson.descriptor) { try await upsertPerson($0) }
+        router.unary(Method.GetPerson.descriptor) { try await getPerson($0) }
+        router.unary(Method.ListPeople.descriptor) { try await listPeople($0) }
+        router.unary(Method.UpsertDepartment.descriptor) { try await upsertDepartment($0) }
+        router.unary(Method.ListDepartments.descriptor) { try await listDepartments($0) }
+        router.unary(Method.UpsertCustomer.descriptor) { try await upsertCustomer($0) }
+        router.unary(Method.GetCustomer.descriptor) { try await getCustomer($0) }
+        router.unary(Method.ListCustomers.descriptor) { try await listCustomers($0) }
+        router.unary(Method.UpsertProduct.descriptor) { try await upsertProduct($0) }
+        router.unary(Method.ListProducts.descriptor) { try await listProducts($0) }
+        router.unary(Method.ImportCsv.descriptor) { try await importCsv($0) }
+        router.unary(Method.ExportCsv.descriptor) { try await exportCsv($0) }
+
+        router.unary(Method.IssueCheckinCode.descriptor) { try await issueCheckinCode($0) }
+        router.unary(Method.CheckIn.descriptor) { try await checkIn($0) }
+        router.unary(Method.CheckOut.descriptor) { try await checkOut($0) }
+        router.unary(Method.VerifyWatermark.descriptor) { try await verifyWatermark($0) }
+        router.unary(Method.GetVisit.descriptor) { try await getVisit($0) }
+        router.unary(Method.ListVisits.descriptor) { try await listVisits($0) }
+        router.unary(Method.UpdateVisitDraft.descriptor) { try await updateVisitDraft($0) }
+        router.unary(Method.SubmitVisit.descriptor) { try await submitVisit($0) }
+
+        router.unary(Method.Deliver.descriptor) { request in
+            // Visits consumes no other service's events yet; deliveries are recorded (deduplicated) and acknowledged.
+            try await environment.deliver(request) { _, _ in }
+        }
+        router.unary(Method.RunJob.descriptor) { request in try await environment.runJob(request) }
+        router.unary(Method.ListAudit.descriptor) { request in try await environment.listAudit(request) }
+    }
+}

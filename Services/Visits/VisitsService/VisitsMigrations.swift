@@ -1,0 +1,81 @@
+import FieldworkRuntime
+
+/// The visits service's schema: the runtime's tables, then its own.
+enum VisitsMigrations {
+    static let all: [Migration] = [
+        RuntimeSchema.core,
+        Migration(100, "directory", """
+            CREATE TABLE departments (
+                code           text PRIMARY KEY,
+                name           text NOT NULL,
+                head_person_id text NOT NULL DEFAULT '',
+                updated_at     timestamptz NOT NULL
+            );
+            CREATE TABLE people (
+                id            text PRIMARY KEY,
+                name          text NOT NULL,
+                phone         text NOT NULL,
+                wecom_user_id text NOT NULL,
+                department    text NOT NULL,
+                region        text NOT NULL,
+                supervisor_id text NOT NULL,
+                roles         text[] NOT NULL,
+                active        boolean NOT NULL DEFAULT true,
+                updated_at    timestamptz NOT NULL
+            );
+            CREATE INDEX people_supervisor ON people (supervisor_id);
+            CREATE INDEX people_department ON people (department);
+            CREATE TABLE customers (
+                id             text PRIMARY KEY,
+                registry_code  text NOT NULL,
+                name           text NOT NULL,
+                level          text NOT NULL,
+                region         text NOT NULL,
+                address        text NOT NULL,
+                latitude       double precision NOT NULL,
+                longitude      double precision NOT NULL,
+                fence_radius_m integer NOT NULL,
+                departments    text[] NOT NULL,
+                owner_rep_id   text NOT NULL,
+                grade          text NOT NULL CHECK (grade IN ('A', 'B', 'C')),
+                updated_at     timestamptz NOT NULL
+            );
+            CREATE INDEX customers_region ON customers (region);
+            CREATE TABLE products (
+                id           text PRIMARY KEY,
+                name         text NOT NULL,
+                product_line text NOT NULL,
+                active       boolean NOT NULL DEFAULT true,
+                updated_at   timestamptz NOT NULL
+            );
+            """),
+        Migration(101, "visits", """
+            CREATE TABLE visits (
+                id                 uuid PRIMARY KEY,
+                rep_id             text NOT NULL,
+                customer_id        text NOT NULL REFERENCES customers (id),
+                status             text NOT NULL CHECK (status IN ('OPEN', 'SUBMITTED', 'VOID')),
+                void_reason        text NOT NULL DEFAULT '',
+                out_of_range       boolean NOT NULL,
+                distance_m         double precision NOT NULL,
+                checkin_latitude   double precision,
+                checkin_longitude  double precision,
+                checkin_accuracy_m double precision,
+                checked_in_at      timestamptz NOT NULL,
+                device_time        timestamptz,
+                checkin_department text NOT NULL,
+                watermark          text NOT NULL,
+                checkout_latitude  double precision,
+                checkout_longitude double precision,
+                checkout_accuracy_m double precision,
+                checked_out_at     timestamptz,
+                record             jsonb NOT NULL DEFAULT '{}',
+                objection_type     text NOT NULL DEFAULT '',
+                product_ids        text[] NOT NULL DEFAULT '{}',
+                amendments         integer NOT NULL DEFAULT 0
+            );
+            CREATE INDEX visits_rep_customer ON visits (rep_id, customer_id, checked_in_at DESC);
+            CREATE INDEX visits_checked_in ON visits (checked_in_at);
+            """),
+    ]
+}

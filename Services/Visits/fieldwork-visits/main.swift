@@ -1,0 +1,4 @@
+import FieldworkRuntime
+import VisitsService
+
+await FieldworkServer.main(VisitsBlueprint.blueprint)

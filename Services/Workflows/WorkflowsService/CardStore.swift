@@ -1,0 +1,274 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import Logging
+import PostgresNIO
+import SwiftProtobuf
+
+/// SQL for templates, requests and cards.
+struct CardStore: Sendable {
+    let environment: ServiceEnvironment
+    var logger: Logger { environment.logger }
+
+    // MARK: Templates
+
+    func activeTemplate(triggeredBy eventType: String, on connection: PostgresConnection) async throws -> Fieldwork_V1_RequestTemplate? {
+        try await templates(
+            "WHERE active AND trigger_event_type = \(eventType) ORDER BY id, version DESC LIMIT 1", on: connection).first
+    }
+
+    func latestTemplates(includeInactive: Bool, after: String, limit: Int) async throws -> [Fieldwork_V1_RequestTemplate] {
+        try await environment.postgres.withConnection { connection in
+            try await templates(
+                """
+                WHERE (id, version) IN (SELECT id, max(version) FROM request_templates GROUP BY id)
+                  AND (\(includeInactive) OR active) AND id > \(after) ORDER BY id LIMIT \(limit)
+                """, on: connection)
+        }
+    }
+
+    private func templates(_ filter: PostgresQuery, on connection: PostgresConnection) async throws -> [Fieldwork_V1_RequestTemplate] {
+        var query: PostgresQuery = "SELECT id, version, name, number_prefix, trigger_event_type, cards::text, active, updated_at FROM request_templates "
+        query.sql += filter.sql
+        query.binds = filter.binds
+        var result: [Fieldwork_V1_RequestTemplate] = []
+        for try await (id, version, name, prefix, trigger, cards, active, updatedAt) in try await connection.query(query, logger: logger)
+            .decode((String, Int, String, String, String, String, Bool, Date).self)
+        {
+            result.append(.with {
+                $0.id = id
+                $0.version = Int32(version)
+                $0.name = name
+                $0.numberPrefix = prefix
+                $0.triggerEventType = trigger
+                $0.cards = (try? Fieldwork_V1_CardTemplate.array(fromJSONString: cards)) ?? []
+                $0.active = active
+                $0.updatedAt = .init(updatedAt)
+            })
+        }
+        return result
+    }
+
+    // MARK: Requests from events
+
+    /// Turns an event that triggers a template (e.g. SupportRequested) into a
+    /// request with one numbered card per card template, and publishes
+    /// RequestCreated and a CardCreated per card, so each department is notified.
+    func createRequest(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
+        guard case .supportRequested(let support) = event.payload else { return }
+        guard let template = try await activeTemplate(triggeredBy: event.type, on: connection) else {
+            logger.warning("no active template for event", metadata: ["event_type": "\(event.type)"])
+            return
+        }
+        let date = LocalDate(year: Int(support.surgeryDate.year), month: Int(support.surgeryDate.month), day: Int(support.surgeryDate.day))
+        let variables = [
+            "customer_name": support.customerName, "customer_id": support.customerID, "department": support.department,
+            "surgery_date": date.description, "products": support.productNames.joined(separator: "、"),
+            "rep_name": support.repName, "rep_id": support.repID, "region": support.region,
+        ]
+        let principal = try Principal.required()
+        try await create(
+            template: template, origin: "visit:\(support.visitID)", requester: support.repID, customer: support.customerID,
+            variables: variables, principal: principal, requestID: event.id, on: connection)
+    }
+
+    @discardableResult
+    func create(
+        template: Fieldwork_V1_RequestTemplate, origin: String, requester: String, customer: String, variables: [String: String],
+        principal: Principal, requestID: String, on connection: PostgresConnection
+    ) async throws -> UUID {
+        let now = environment.clock.now()
+        let requestUUID = UUID()
+        let variablesJSON = String(decoding: try JSONEncoder().encode(variables), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO requests (id, template_id, template_version, origin, requester_id, customer_id, variables, status, created_at)
+            VALUES (\(requestUUID), \(template.id), \(Int(template.version)), \(origin), \(requester), \(customer),
+                    \(variablesJSON)::jsonb, 'OPEN', \(now))
+            """, logger: logger)
+        let day = environment.calendar.day(of: now)
+        for cardTemplate in template.cards {
+            let number = try await nextNumber(prefix: template.numberPrefix, day: day, on: connection)
+            let cardID = UUID()
+            let slaHours = cardTemplate.slaHours > 0 ? Int(cardTemplate.slaHours) : 24
+            let dueAt = now.addingTimeInterval(Double(slaHours) * 3600)
+            let title = TemplateText.render(cardTemplate.title, variables)
+            let description = TemplateText.render(cardTemplate.description_p, variables)
+            try await connection.query(
+                """
+                INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, created_at, updated_at)
+                VALUES (\(cardID), \(number.description), \(requestUUID), \(cardTemplate.department), \(title), \(description), 'OPEN',
+                        \(slaHours), \(dueAt), \(now), \(now))
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO card_timeline (card_id, at, actor_id, kind, text)
+                VALUES (\(cardID), \(now), \(principal.personID), 'created', \("\(number) from \(template.id) v\(template.version) for \(origin)"))
+                """, logger: logger)
+            try await environment.audit(
+                AuditRecord(entityType: "card", entityID: cardID.uuidString.lowercased(), action: "create", changes: [
+                    .init("number", "", number.description), .init("department", "", cardTemplate.department),
+                    .init("status", "", "OPEN"), .init("due_at", "", ISO8601DateFormatter().string(from: dueAt)),
+                ]),
+                by: principal, at: now, requestID: requestID, on: connection)
+            try await environment.publish(.cardCreated(.with {
+                $0.cardID = cardID.uuidString.lowercased()
+                $0.number = number.description
+                $0.requestID = requestUUID.uuidString.lowercased()
+                $0.department = cardTemplate.department
+                $0.title = title
+                $0.description_p = description
+                $0.dueAt = .init(dueAt)
+                $0.requesterID = requester
+                $0.customerID = customer
+                $0.customerName = variables["customer_name"] ?? ""
+            }), aggregateID: "card:\(cardID.uuidString.lowercased())", at: now, on: connection)
+        }
+        try await environment.audit(
+            AuditRecord(entityType: "request", entityID: requestUUID.uuidString.lowercased(), action: "create", changes: [
+                .init("template", "", "\(template.id) v\(template.version)"), .init("origin", "", origin), .init("requester_id", "", requester),
+            ]),
+            by: principal, at: now, requestID: requestID, on: connection)
+        try await environment.publish(.requestCreated(.with {
+            $0.requestID = requestUUID.uuidString.lowercased()
+            $0.templateID = template.id
+            $0.origin = origin
+            $0.requesterID = requester
+            $0.customerID = customer
+        }), aggregateID: "request:\(requestUUID.uuidString.lowercased())", at: now, on: connection)
+        return requestUUID
+    }
+
+    /// The next number for a prefix and day. The counter row is locked by the
+    /// upsert until commit, so concurrent requests get consecutive numbers with
+    /// no gaps or duplicates (a rolled-back request returns its numbers).
+    func nextNumber(prefix: String, day: LocalDate, on connection: PostgresConnection) async throws -> CardNumber {
+        let rows = try await connection.query(
+            """
+            INSERT INTO card_counters (prefix, day, last) VALUES (\(prefix), \(day.compact), 1)
+            ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + 1
+            RETURNING last
+            """, logger: logger)
+        for try await last in rows.decode(Int.self) { return CardNumber(prefix: prefix, day: day, sequence: last) }
+        throw DomainError.failedPrecondition("card counter did not advance")
+    }
+
+    // MARK: Reads
+
+    static let cardColumns = """
+        c.id, c.number, c.request_id, c.department, c.title, c.description, c.assignee_id, c.status, c.due_at, c.created_at,
+        c.first_response_at, c.escalation_level, c.updated_at
+        """
+
+    static func decodeCard(_ row: PostgresRow) throws -> Fieldwork_V1_Card {
+        let (id, number, request, department, title, description, assignee, status, due, created, firstResponse, level, updated) =
+            try row.decode((UUID, String, UUID, String, String, String, String, String, Date, Date, Date?, Int, Date).self)
+        return .with {
+            $0.id = id.uuidString.lowercased()
+            $0.number = number
+            $0.requestID = request.uuidString.lowercased()
+            $0.department = department
+            $0.title = title
+            $0.description_p = description
+            $0.assigneeID = assignee
+            $0.status = Fieldwork_V1_CardStatus(stored: status)
+            $0.dueAt = .init(due)
+            $0.createdAt = .init(created)
+            if let firstResponse { $0.firstResponseAt = .init(firstResponse) }
+            $0.escalationLevel = Int32(level)
+            $0.updatedAt = .init(updated)
+        }
+    }
+
+    /// Cards the principal may see: their department's, those of requests they
+    /// made; directors and admins see all (SPEC §3, access).
+    func cards(
+        visibleTo principal: Principal, department: String, status: String, requestID: UUID?, cardKey: String,
+        window: TimeWindow, page: Page
+    ) async throws -> [Fieldwork_V1_Card] {
+        let after = page.after
+        let rows = try await environment.postgres.query(
+            """
+            SELECT \(unescaped: Self.cardColumns) FROM cards c JOIN requests r ON r.id = c.request_id
+            WHERE c.number > \(after) AND c.created_at >= \(window.from) AND c.created_at < \(window.to)
+              AND (\(department) = '' OR c.department = \(department)) AND (\(status) = '' OR c.status = \(status))
+              AND (\(requestID)::uuid IS NULL OR c.request_id = \(requestID))
+              AND (\(cardKey) = '' OR c.id::text = \(cardKey) OR c.number = \(cardKey))
+              AND (\(principal.hasAny([.admin, .director])) OR c.department = \(principal.department)
+                   OR r.requester_id = \(principal.personID))
+            ORDER BY c.number LIMIT \(page.limit)
+            """, logger: logger)
+        var cards: [Fieldwork_V1_Card] = []
+        for try await row in rows { cards.append(try Self.decodeCard(row)) }
+        return cards
+    }
+
+    func requests(
+        visibleTo principal: Principal, id: UUID?, requester: String, status: String, window: TimeWindow, page: Page
+    ) async throws -> [Fieldwork_V1_Request] {
+        let afterID = page.after.isEmpty ? nil : UUID(uuidString: page.after)
+        let rows = try await environment.postgres.query(
+            """
+            SELECT r.id, r.template_id, r.template_version, r.origin, r.requester_id, r.customer_id, r.variables::text, r.status,
+                   r.created_at, r.completed_at
+            FROM requests r
+            WHERE (\(afterID)::uuid IS NULL OR r.id > \(afterID)) AND (\(id)::uuid IS NULL OR r.id = \(id))
+              AND r.created_at >= \(window.from) AND r.created_at < \(window.to)
+              AND (\(requester) = '' OR r.requester_id = \(requester)) AND (\(status) = '' OR r.status = \(status))
+              AND (\(principal.hasAny([.admin, .director])) OR r.requester_id = \(principal.personID)
+                   OR EXISTS (SELECT 1 FROM cards c WHERE c.request_id = r.id AND c.department = \(principal.department)))
+            ORDER BY r.id LIMIT \(page.limit)
+            """, logger: logger)
+        var requests: [Fieldwork_V1_Request] = []
+        for try await (id, template, version, origin, requester, customer, variables, status, created, completed) in rows.decode(
+            (UUID, String, Int, String, String, String, String, String, Date, Date?).self)
+        {
+            requests.append(.with {
+                $0.id = id.uuidString.lowercased()
+                $0.templateID = template
+                $0.templateVersion = Int32(version)
+                $0.origin = origin
+                $0.requesterID = requester
+                $0.customerID = customer
+                $0.variables = (try? JSONDecoder().decode([String: String].self, from: Data(variables.utf8))) ?? [:]
+                $0.status = status == "COMPLETED" ? .completed : status == "CANCELLED" ? .cancelled : .open
+                $0.createdAt = .init(created)
+                if let completed { $0.completedAt = .init(completed) }
+            })
+        }
+        // The page's cards in one query.
+        let ids = requests.compactMap { UUID(uuidString: $0.id) }
+        var cardsByRequest: [String: [Fieldwork_V1_Card]] = [:]
+        for try await row in try await environment.postgres.query(
+            "SELECT \(unescaped: Self.cardColumns) FROM cards c WHERE c.request_id = ANY (\(ids)) ORDER BY c.number", logger: logger)
+        {
+            let card = try Self.decodeCard(row)
+            cardsByRequest[card.requestID, default: []].append(card)
+        }
+        for index in requests.indices { requests[index].cards = cardsByRequest[requests[index].id] ?? [] }
+        return requests
+    }
+}
+
+extension Fieldwork_V1_CardStatus {
+    init(stored: String) {
+        switch stored {
+        case "OPEN": self = .open
+        case "IN_PROGRESS": self = .inProgress
+        case "DONE": self = .done
+        case "CANCELLED": self = .cancelled
+        default: self = .unspecified
+        }
+    }
+
+    var stored: String {
+        switch self {
+        case .open: "OPEN"
+        case .inProgress: "IN_PROGRESS"
+        case .done: "DONE"
+        case .cancelled: "CANCELLED"
+        default: ""
+        }
+    }
+}

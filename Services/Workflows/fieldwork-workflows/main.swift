@@ -1,0 +1,4 @@
+import FieldworkRuntime
+import WorkflowsService
+
+await FieldworkServer.main(WorkflowsBlueprint.blueprint)

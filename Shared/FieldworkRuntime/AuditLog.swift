@@ -1,0 +1,109 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One mutation to record: written in the mutation's own transaction (SPEC §0).
+public struct AuditRecord: Sendable {
+    public struct Change: Codable, Sendable, Equatable {
+        public var field: String
+        public var before: String
+        public var after: String
+
+        public init(_ field: String, _ before: String, _ after: String) {
+            self.field = field
+            self.before = before
+            self.after = after
+        }
+    }
+
+    public var entityType: String
+    public var entityID: String
+    public var action: String
+    public var changes: [Change]
+    public var reason: String
+
+    public init(entityType: String, entityID: String, action: String, changes: [Change] = [], reason: String = "") {
+        self.entityType = entityType
+        self.entityID = entityID
+        self.action = action
+        self.changes = changes
+        self.reason = reason
+    }
+
+    /// The fields whose values differ between `before` (nil: created) and `after`.
+    public static func diff(_ before: [String: String]?, _ after: [String: String]) -> [Change] {
+        after.keys.sorted().compactMap { field in
+            let old = before?[field] ?? ""
+            let new = after[field] ?? ""
+            return before != nil && old == new ? nil : Change(field, old, new)
+        }
+    }
+}
+
+/// The append-only audit log every service keeps (a trigger refuses UPDATE and DELETE).
+public enum AuditLog {
+    public static func append(
+        _ record: AuditRecord, actor: Principal, at: Date, requestID: String = "",
+        on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let changes = String(decoding: try JSONEncoder().encode(record.changes), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+            VALUES (\(UUID()), \(at), \(actor.personID), \(actor.primaryRole.rawValue), \(record.entityType), \(record.entityID),
+                    \(record.action), \(changes)::jsonb, \(record.reason), \(requestID))
+            """, logger: logger)
+    }
+
+    /// `ListAudit`: per entity or per person, in order, paged and filtered by time.
+    public static func list(
+        _ request: Fieldwork_V1_ListAuditRequest, client: PostgresClient, logger: Logger
+    ) async throws -> Fieldwork_V1_ListAuditResponse {
+        let byEntity = !request.entityType.isEmpty || !request.entityID.isEmpty
+        guard byEntity != !request.actorPersonID.isEmpty else {
+            throw DomainError.invalidArgument(
+                field: "entity_id", message: "give entity_type and entity_id, or actor_person_id (one of the two)")
+        }
+        if byEntity, request.entityType.isEmpty || request.entityID.isEmpty {
+            throw DomainError.invalidArgument(field: request.entityType.isEmpty ? "entity_type" : "entity_id", message: "is required")
+        }
+        let page = try Page(request.page)
+        let window = try TimeWindow(request.range)
+        let after = page.after.isEmpty ? 0 : (Int64(page.after) ?? -1)
+        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let rows = try await client.query(
+            """
+            SELECT seq, id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes::text, reason, request_id
+            FROM audit_log
+            WHERE seq > \(after) AND at >= \(window.from) AND at < \(window.to)
+              AND (\(byEntity) AND entity_type = \(request.entityType) AND entity_id = \(request.entityID)
+                   OR NOT \(byEntity) AND actor_person_id = \(request.actorPersonID))
+            ORDER BY seq LIMIT \(page.limit)
+            """, logger: logger)
+        var entries: [(Int64, Fieldwork_V1_AuditEntry)] = []
+        for try await (seq, id, at, actor, role, entityType, entityID, action, changes, reason, requestID) in rows.decode(
+            (Int64, UUID, Date, String, String, String, String, String, String, String, String).self)
+        {
+            let decoded = (try? JSONDecoder().decode([AuditRecord.Change].self, from: Data(changes.utf8))) ?? []
+            entries.append((seq, .with {
+                $0.id = id.uuidString.lowercased()
+                $0.at = .init(at)
+                $0.actorPersonID = actor
+                $0.actorRole = role
+                $0.entityType = entityType
+                $0.entityID = entityID
+                $0.action = action
+                $0.reason = reason
+                $0.requestID = requestID
+                $0.changes = decoded.map { change in .with { $0.field = change.field; $0.before = change.before; $0.after = change.after } }
+            }))
+        }
+        let finished = page.finish(entries) { String($0.0) }
+        return .with {
+            $0.entries = finished.rows.map(\.1)
+            $0.page = finished.page
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import GRPCCore
+
+/// Verifies `authorization: Bearer <JWT>` on every RPC except the health
+/// protocol, checks the caller's role against the service's `AccessPolicy`, and
+/// makes the principal visible to the handler (`Principal.current`).
+struct AuthInterceptor: ServerInterceptor {
+    /// Services anyone may call without a token.
+    static let openServices: Set<String> = ["grpc.health.v1.Health"]
+
+    let authority: TokenAuthority
+    let policy: AccessPolicy
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        if Self.openServices.contains(context.descriptor.service.fullyQualifiedService) {
+            return try await next(request, context)
+        }
+        guard let header = request.metadata[stringValues: "authorization"].first(where: { _ in true }) else {
+            throw RPCError(code: .unauthenticated, message: "missing authorization: Bearer <token>")
+        }
+        guard header.hasPrefix("Bearer "), case let token = header.dropFirst("Bearer ".count), !token.isEmpty else {
+            throw RPCError(code: .unauthenticated, message: "authorization must be 'Bearer <token>'")
+        }
+        let principal: Principal
+        do {
+            principal = try await authority.verify(String(token))
+        } catch {
+            throw RPCError(code: .unauthenticated, message: Self.explain(error))
+        }
+        RPCLogContext.current?.setPrincipal(principal)
+        let method = context.descriptor.method
+        guard policy.allows(method: method, principal: principal) else {
+            let allowed = policy.allowedRoles(method: method)?.map(\.rawValue).sorted().joined(separator: ", ") ?? ""
+            throw RPCError(code: .permissionDenied, message: "\(method) needs one of the roles: \(allowed)")
+        }
+        var response = try await Principal.$current.withValue(principal) { try await next(request, context) }
+        // A streaming handler writes after `next` returned: keep the principal visible there too.
+        if case .success(var contents) = response.accepted {
+            let producer = contents.producer
+            contents.producer = { writer in try await Principal.$current.withValue(principal) { try await producer(writer) } }
+            response.accepted = .success(contents)
+        }
+        return response
+    }
+
+    static func explain(_ failure: TokenAuthority.Failure) -> String {
+        switch failure {
+        case .expired: "token expired"
+        case .badSignature: "token signature is invalid"
+        case .malformed: "token is malformed"
+        case .wrongIssuer: "token issuer is not accepted"
+        case .wrongAudience: "token audience is not accepted"
+        case .unknownRole(let role): "token carries unknown role '\(role)'"
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import FieldworkDomain
+import GRPCCore
+import PostgresNIO
+
+extension DomainError: RPCErrorConvertible {
+    public var rpcErrorCode: RPCError.Code {
+        switch self {
+        case .invalidArgument: .invalidArgument
+        case .notFound: .notFound
+        case .failedPrecondition: .failedPrecondition
+        case .alreadyExists: .alreadyExists
+        case .unauthenticated: .unauthenticated
+        case .permissionDenied: .permissionDenied
+        }
+    }
+
+    public var rpcErrorMessage: String { description }
+}
+
+extension CsvRowError: RPCErrorConvertible {
+    public var rpcErrorCode: RPCError.Code { .invalidArgument }
+    public var rpcErrorMessage: String { description }
+}
+
+/// Several CSV errors at once: the file was refused as a whole.
+public struct CsvImportRefused: Error, RPCErrorConvertible {
+    public var errors: [CsvRowError]
+
+    public init(errors: [CsvRowError]) { self.errors = errors }
+
+    public var rpcErrorCode: RPCError.Code { .invalidArgument }
+    public var rpcErrorMessage: String {
+        let shown = errors.prefix(20).map(\.description).joined(separator: "; ")
+        let more = errors.count > 20 ? "; … \(errors.count - 20) more" : ""
+        return "nothing imported, \(errors.count) bad row(s): \(shown)\(more)"
+    }
+}
+
+extension RPCError {
+    /// Maps an error a handler threw to what the client sees. Anything that is not
+    /// already an RPC error is an internal fault: the client gets a generic message
+    /// with the request id, the log gets the detail.
+    /// The error a handler originally threw, under the server's and the transaction's wrappers.
+    static func rootCause(of error: any Error) -> any Error {
+        if let error = error as? RPCError, error.code == .unknown, let cause = error.cause { return rootCause(of: cause) }
+        if let error = error as? PostgresTransactionError, let cause = error.closureError { return rootCause(of: cause) }
+        return error
+    }
+
+    static func from(_ error: any Error, requestID: String) -> RPCError {
+        if let error = error as? RPCError {
+            // The server wraps what a handler threw as UNKNOWN with the original as cause.
+            if error.code == .unknown, let cause = error.cause { return from(cause, requestID: requestID) }
+            return error
+        }
+        if let error = error as? PostgresTransactionError, let cause = error.closureError { return from(cause, requestID: requestID) }
+        if let error = error as? any RPCErrorConvertible { return RPCError(error) }
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            // A race the handler's own checks could not see, e.g. two creates of one id.
+            if state == PostgresError.Code.uniqueViolation.raw {
+                return RPCError(code: .alreadyExists, message: "a record with the same key already exists")
+            }
+            if state == PostgresError.Code.serializationFailure.raw || state == PostgresError.Code.deadlockDetected.raw {
+                return RPCError(code: .aborted, message: "concurrent update, retry (request id \(requestID))")
+            }
+        }
+        if error is CancellationError { return RPCError(code: .cancelled, message: "cancelled") }
+        return RPCError(code: .internalError, message: "internal error (request id \(requestID))")
+    }
+}

@@ -1,0 +1,213 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// What makes one Fieldwork service: its name, ports, settings, schema,
+/// access rules, and a factory for its RPC handlers and jobs.
+public struct ServiceBlueprint: Sendable {
+    public var name: String                   // "visits"
+    public var grpcServiceName: String        // "fieldwork.v1.VisitsService"
+    public var defaultPort: Int
+    public var defaultMetricsPort: Int
+    public var settings: [Setting]            // service-specific, besides the common ones
+    public var migrations: [Migration]
+    public var access: [String: Set<Role>]    // method → roles, on top of AccessPolicy.common
+    /// Builds the handlers (registering only the live RPCs) and registers jobs on `environment.jobs`.
+    public var makeService: @Sendable (ServiceEnvironment) async throws -> any RegistrableRPCService
+
+    public init(
+        name: String, grpcServiceName: String, defaultPort: Int, defaultMetricsPort: Int, settings: [Setting] = [],
+        migrations: [Migration], access: [String: Set<Role>],
+        makeService: @escaping @Sendable (ServiceEnvironment) async throws -> any RegistrableRPCService
+    ) {
+        self.name = name
+        self.grpcServiceName = grpcServiceName
+        self.defaultPort = defaultPort
+        self.defaultMetricsPort = defaultMetricsPort
+        self.settings = settings
+        self.migrations = migrations
+        self.access = access
+        self.makeService = makeService
+    }
+
+    public var allSettings: [Setting] {
+        ServiceConfiguration.commonSettings(defaultPort: defaultPort, defaultMetricsPort: defaultMetricsPort, database: "fieldwork_\(name)")
+            + settings
+    }
+}
+
+/// Runs a service process: PostgreSQL pool, migrations, health, gRPC server,
+/// outbox relay, jobs and metrics, in one `ServiceGroup` that drains on SIGTERM.
+public enum FieldworkServer {
+    /// The executable's entry point: parses flags and environment, runs until SIGTERM/SIGINT.
+    public static func main(_ blueprint: ServiceBlueprint) async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(ServiceConfiguration.usage(service: blueprint.name, settings: blueprint.allSettings))
+            return
+        }
+        let configuration: ServiceConfiguration
+        do {
+            configuration = try ServiceConfiguration(
+                service: blueprint.name, settings: blueprint.allSettings, arguments: arguments,
+                environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("fieldwork-\(blueprint.name): \(error)\n".utf8))
+            exit(2)
+        }
+        let level = Logger.Level(rawValue: configuration.string("LOG_LEVEL")) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        do {
+            try await run(blueprint, configuration: configuration, clock: SystemClock())
+        } catch {
+            Logger(label: "fieldwork.\(blueprint.name)").critical("service failed", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+
+    public static func run(_ blueprint: ServiceBlueprint, configuration: ServiceConfiguration, clock: any FieldworkClock) async throws {
+        let logger = Logger(label: "fieldwork.\(blueprint.name)")
+        guard let calendar = BusinessCalendar(timeZoneIdentifier: configuration.string("TIME_ZONE")) else {
+            throw ConfigurationError(description: "\(configuration.prefix)TIME_ZONE: unknown time zone '\(configuration.string("TIME_ZONE"))'")
+        }
+        let host = configuration.string("HOST")
+        let port = try configuration.int("PORT")
+        let metricsPort = try configuration.int("METRICS_PORT")
+        let subscribers = try configuration.subscribers()
+        let tokens = try await TokenAuthority(
+            secret: configuration.string("JWT_SECRET"), issuer: configuration.string("JWT_ISSUER"),
+            audience: configuration.string("JWT_AUDIENCE"))
+        let postgres = try Database.makeClient(
+            url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"), logger: logger)
+
+        let registry = PrometheusCollectorRegistry()
+        let health = HealthState()
+        let signal = RelaySignal()
+        let jobs = JobRunner(clock: clock, calendar: calendar, logger: logger, scheduled: configuration.bool("JOBS"))
+        let environment = ServiceEnvironment(
+            name: blueprint.name, configuration: configuration, postgres: postgres, clock: clock, calendar: calendar,
+            logger: logger, outbox: Outbox(source: blueprint.name, subscribers: subscribers.map(\.name), signal: signal),
+            jobs: jobs, tokens: tokens)
+        let relay = try OutboxRelay(
+            serviceName: blueprint.name, subscribers: subscribers,
+            settings: .init(
+                interval: try configuration.milliseconds("RELAY_INTERVAL_MS"),
+                backoff: Backoff(
+                    baseSeconds: Double(try configuration.int("RELAY_BACKOFF_BASE_MS")) / 1000,
+                    capSeconds: Double(try configuration.int("RELAY_BACKOFF_CAP_MS")) / 1000),
+                maxRejections: try configuration.int("RELAY_MAX_REJECTIONS")),
+            postgres: postgres, clock: clock, logger: logger, signal: signal, tokens: tokens, registry: registry, health: health)
+        jobs.register(Job("outbox-relay", schedule: .manual) { _ in
+            let delivered = await relay.relayAll()
+            return JobOutcome(items: delivered, summary: "delivered \(delivered) outbox row(s)")
+        })
+        jobs.register(Job("outbox-redrive", schedule: .manual) { _ in
+            let count = try await relay.redrive()
+            return JobOutcome(items: count, summary: "put \(count) parked outbox row(s) back in line")
+        })
+
+        let service = try await blueprint.makeService(environment)
+        let policy = AccessPolicy(AccessPolicy.common.merging(blueprint.access) { _, service in service })
+        let server = GRPCServer(
+            transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext),
+            services: [service, HealthService(state: health, serviceNames: [blueprint.grpcServiceName])],
+            interceptors: [
+                RequestLogInterceptor(logger: logger, metrics: RPCMetrics(registry: registry), readiness: health),
+                AuthInterceptor(authority: tokens, policy: policy),
+            ]
+        )
+
+        var services: [any Service] = [PostgresService(client: postgres)]
+        if metricsPort >= 0 { services.append(MetricsServer(host: host, port: metricsPort, registry: registry, logger: logger)) }
+        services += [
+            DatabaseMonitor(postgres: postgres, migrations: blueprint.migrations, health: health, logger: logger),
+            jobs,
+            relay,
+            GRPCServerService(server: server, health: health, name: blueprint.name, logger: logger),
+        ]
+        let drain = try configuration.int("DRAIN_SECONDS")
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(drain + 5)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("stopped")
+    }
+}
+
+/// Runs the PostgreSQL pool for the other services' lifetime.
+struct PostgresService: Service {
+    let client: PostgresClient
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await client.run() }
+    }
+}
+
+/// Applies migrations (retrying until the database answers), then keeps
+/// checking the database and reports the result to health.
+struct DatabaseMonitor: Service {
+    let postgres: PostgresClient
+    let migrations: [Migration]
+    let health: HealthState
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var delay = Duration.milliseconds(200)
+            while !Task.isCancelled {
+                do {
+                    try await Migrator.migrate(postgres, migrations, logger: logger)
+                    break
+                } catch {
+                    logger.warning("migrations not applied yet", metadata: ["error": "\(String(reflecting: error))"])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+            while !Task.isCancelled {
+                var reachable = false
+                do {
+                    _ = try await postgres.query("SELECT 1", logger: logger)
+                    reachable = true
+                } catch {
+                    logger.warning("database check failed", metadata: ["error": "\(error)"])
+                }
+                health.setServing(reachable)
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+}
+
+/// The gRPC server as a lifecycle service: on graceful shutdown it reports
+/// NOT_SERVING, stops accepting new RPCs and lets in-flight ones finish.
+struct GRPCServerService: Service {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let health: HealthState
+    let name: String
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await server.serve() }
+                if let address = try await server.listeningAddress {
+                    logger.info("listening", metadata: ["address": "\(address)"])
+                    print("fieldwork-\(name) listening on \(address)")
+                }
+            }
+        } onGracefulShutdown: {
+            logger.info("draining")
+            health.beginDraining()
+            server.beginGracefulShutdown()
+        }
+    }
+}

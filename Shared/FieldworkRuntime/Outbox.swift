@@ -1,0 +1,86 @@
+import FieldworkProto
+import Foundation
+import Logging
+import PostgresNIO
+import SwiftProtobuf
+import Synchronization
+
+/// The producer side of the transactional outbox: an event is appended in the
+/// same transaction as the change it describes, one row per subscriber, and a
+/// relay delivers the rows after the commit.
+public struct Outbox: Sendable {
+    public let source: String
+    public let subscribers: [String]
+    let signal: RelaySignal
+
+    init(source: String, subscribers: [String], signal: RelaySignal) {
+        self.source = source
+        self.subscribers = subscribers
+        self.signal = signal
+    }
+
+    /// Appends an event; its rows become visible to the relay when the transaction commits.
+    @discardableResult
+    public func append(
+        _ payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String, at occurredAt: Date,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Fieldwork_V1_Event {
+        let event = Fieldwork_V1_Event.with {
+            $0.id = UUID().uuidString.lowercased()
+            $0.type = payload.typeName
+            $0.occurredAt = .init(occurredAt)
+            $0.source = source
+            $0.aggregateID = aggregateID
+            $0.payload = payload
+        }
+        let bytes = ByteBuffer(bytes: try event.serializedBytes() as [UInt8])
+        let eventID = UUID(uuidString: event.id)!
+        for subscriber in subscribers {
+            try await connection.query(
+                """
+                INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+                VALUES (\(eventID), \(subscriber), \(aggregateID), \(event.type), \(bytes), \(occurredAt), \(occurredAt))
+                """, logger: logger)
+        }
+        return event
+    }
+
+    /// Tells the relay new rows may be waiting (call after commit).
+    public func wake() { signal.wake() }
+}
+
+/// Wakes the relay early instead of waiting for its next poll.
+final class RelaySignal: Sendable {
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            defer { state.waiter = nil }
+            if state.waiter == nil { state.pending = true }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns after `wake()` or `timeout`, whichever comes first.
+    func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.pending { state.pending = false; return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+            // Release a waiter that did not fire, so the group can finish.
+            self.wake()
+        }
+        state.withLock { $0.pending = false }
+    }
+}

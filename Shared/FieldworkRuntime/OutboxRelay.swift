@@ -1,0 +1,265 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers outbox rows to each subscriber's `Deliver` RPC after commit.
+///
+/// - Order: per subscriber and aggregate, only the oldest undelivered row is
+///   eligible, so an aggregate's events arrive in the order they were written.
+/// - A consumer that cannot be reached (UNAVAILABLE, deadline) is retried for
+///   ever, with exponential backoff and jitter.
+/// - A consumer that answers with an error "rejects" the row; after
+///   `maxRejections` the row is parked (kept, counted in metrics, logged) so it
+///   no longer blocks its aggregate. `RunJob("outbox-redrive")` puts parked
+///   rows back in line. Nothing is ever deleted.
+/// - One replica relays at a time per subscriber (a transaction-level advisory lock).
+final class OutboxRelay: Service, Sendable {
+    struct Settings: Sendable {
+        var interval: Duration
+        var backoff: Backoff
+        var maxRejections: Int
+        var deliveryTimeout: Duration = .seconds(5)
+    }
+
+    private let subscribers: [(Subscriber, GRPCClient<HTTP2ClientTransport.Posix>)]
+    private let settings: Settings
+    private let postgres: PostgresClient
+    private let clock: any FieldworkClock
+    private let logger: Logger
+    private let signal: RelaySignal
+    private let tokens: TokenAuthority
+    private let serviceName: String
+    private let registry: PrometheusCollectorRegistry
+    private let health: HealthState
+    private let token = Mutex<(value: String, renewAt: Date)?>(nil)
+
+    init(
+        serviceName: String, subscribers: [Subscriber], settings: Settings, postgres: PostgresClient,
+        clock: any FieldworkClock, logger: Logger, signal: RelaySignal, tokens: TokenAuthority,
+        registry: PrometheusCollectorRegistry, health: HealthState
+    ) throws {
+        self.subscribers = try subscribers.map { subscriber in
+            let transport = try HTTP2ClientTransport.Posix(
+                target: .dns(host: subscriber.endpoint.host, port: subscriber.endpoint.port),
+                transportSecurity: .plaintext
+            )
+            return (subscriber, GRPCClient(transport: transport))
+        }
+        self.serviceName = serviceName
+        self.settings = settings
+        self.postgres = postgres
+        self.clock = clock
+        self.logger = logger
+        self.signal = signal
+        self.tokens = tokens
+        self.registry = registry
+        self.health = health
+    }
+
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for (_, client) in subscribers {
+                group.addTask { try await client.runConnections() }
+            }
+            await withGracefulShutdownHandler {
+                var lastGauge = ContinuousClock.now - .seconds(60)
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    guard self.health.isMigrated else {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        continue
+                    }
+                    _ = await self.relayAll()
+                    if ContinuousClock.now - lastGauge > .seconds(5) {
+                        await self.updateGauges()
+                        lastGauge = .now
+                    }
+                    await self.signal.wait(timeout: self.settings.interval)
+                }
+            } onGracefulShutdown: {
+                self.signal.wake()
+            }
+            // Flush what the last RPCs committed before the process goes.
+            if health.isMigrated { _ = await relayAll() }
+            for (_, client) in subscribers { client.beginGracefulShutdown() }
+        }
+    }
+
+    /// Delivers everything due now; the `outbox-relay` job. Returns rows delivered.
+    @discardableResult
+    func relayAll() async -> Int {
+        var total = 0
+        for (subscriber, client) in subscribers {
+            // Keep going while progress is made: each pass moves every aggregate one row on.
+            while true {
+                do {
+                    let delivered = try await pass(subscriber: subscriber, client: client)
+                    total += delivered
+                    if delivered == 0 { break }
+                } catch {
+                    logger.warning("outbox relay pass failed", metadata: ["subscriber": "\(subscriber.name)", "error": "\(error)"])
+                    break
+                }
+            }
+        }
+        return total
+    }
+
+    /// Puts parked rows back in line; the `outbox-redrive` job.
+    func redrive() async throws -> Int {
+        let rows = try await postgres.query(
+            """
+            UPDATE outbox SET parked_at = NULL, rejections = 0, next_attempt_at = \(clock.now())
+            WHERE parked_at IS NOT NULL RETURNING id
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        signal.wake()
+        return count
+    }
+
+    private struct Row {
+        var id: Int64
+        var eventID: UUID
+        var payload: [UInt8]
+        var attempts: Int
+        var rejections: Int
+    }
+
+    private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Int {
+        let now = clock.now()
+        let token = try await serviceToken(now: now)
+        return try await postgres.withTransaction(logger: logger) { connection in
+            let lockKey = "fieldwork-relay:" + subscriber.name
+            var locked = false
+            for try await value in try await connection.query(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger
+            ).decode(Bool.self) { locked = value }
+            guard locked else { return 0 }
+
+            var due: [Row] = []
+            let rows = try await connection.query(
+                """
+                SELECT id, event_id, payload, attempts, rejections FROM (
+                    SELECT DISTINCT ON (aggregate_id) id, event_id, payload, attempts, rejections, next_attempt_at
+                    FROM outbox
+                    WHERE subscriber = \(subscriber.name) AND delivered_at IS NULL AND parked_at IS NULL
+                    ORDER BY aggregate_id, id
+                ) heads
+                WHERE next_attempt_at <= \(now)
+                ORDER BY id LIMIT 100
+                """, logger: logger)
+            for try await (id, eventID, payload, attempts, rejections) in rows.decode((Int64, UUID, ByteBuffer, Int, Int).self) {
+                due.append(Row(id: id, eventID: eventID, payload: Array(payload.readableBytesView), attempts: attempts, rejections: rejections))
+            }
+
+            var delivered = 0
+            for row in due {
+                let started = ContinuousClock.now
+                let outcome = await deliver(row, to: subscriber, client: client, token: token)
+                let elapsed = ContinuousClock.now - started
+                switch outcome {
+                case .delivered:
+                    delivered += 1
+                    try await connection.query(
+                        "UPDATE outbox SET delivered_at = \(clock.now()), attempts = attempts + 1, last_error = NULL WHERE id = \(row.id)",
+                        logger: logger)
+                case .unreachable(let error):
+                    let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
+                    try await connection.query(
+                        """
+                        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt), last_error = \(error)
+                        WHERE id = \(row.id)
+                        """, logger: logger)
+                    logger.debug("subscriber unreachable", metadata: ["subscriber": "\(subscriber.name)", "retry_at": "\(retryAt)"])
+                    // The rest of this batch would fail the same way.
+                    return delivered
+                case .rejected(let error):
+                    let park = row.rejections + 1 >= settings.maxRejections
+                    let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
+                    try await connection.query(
+                        """
+                        UPDATE outbox SET attempts = attempts + 1, rejections = rejections + 1, next_attempt_at = \(retryAt),
+                            last_error = \(error), parked_at = CASE WHEN \(park) THEN \(clock.now()) ELSE NULL END
+                        WHERE id = \(row.id)
+                        """, logger: logger)
+                    let level: Logger.Level = park ? .error : .warning
+                    logger.log(level: level, park ? "outbox row parked" : "subscriber rejected event", metadata: [
+                        "subscriber": "\(subscriber.name)", "event_id": "\(row.eventID)", "error": "\(error)",
+                        "elapsed_ms": "\(elapsed.milliseconds)",
+                    ])
+                }
+            }
+            return delivered
+        }
+    }
+
+    private enum Outcome { case delivered, unreachable(String), rejected(String) }
+
+    private func deliver(
+        _ row: Row, to subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, token: String
+    ) async -> Outcome {
+        do {
+            let event = try Fieldwork_V1_Event(serializedBytes: row.payload)
+            var options = CallOptions.defaults
+            options.timeout = settings.deliveryTimeout
+            _ = try await client.unary(
+                request: ClientRequest(message: Fieldwork_V1_DeliverRequest.with { $0.event = event },
+                                       metadata: ["authorization": "Bearer \(token)", "x-request-id": "relay-\(row.eventID)"]),
+                descriptor: MethodDescriptor(fullyQualifiedService: subscriber.grpcService, method: "Deliver"),
+                serializer: ProtobufSerializer<Fieldwork_V1_DeliverRequest>(),
+                deserializer: ProtobufDeserializer<Fieldwork_V1_DeliverResponse>(),
+                options: options
+            ) { response in try response.message }
+            return .delivered
+        } catch let error as RPCError {
+            switch error.code {
+            case .unavailable, .deadlineExceeded, .cancelled, .resourceExhausted, .aborted:
+                return .unreachable("\(error.code): \(error.message)")
+            default:
+                return .rejected("\(error.code): \(error.message)")
+            }
+        } catch {
+            return .rejected("\(error)")
+        }
+    }
+
+    /// A `service`-role token for Deliver calls, renewed well before it expires.
+    private func serviceToken(now: Date) async throws -> String {
+        if let cached = token.withLock({ $0 }), cached.renewAt > now { return cached.value }
+        let value = try await tokens.sign(Principal(personID: "svc-\(serviceName)", roles: [.service]), validFor: 3600, now: now)
+        token.withLock { $0 = (value, now.addingTimeInterval(600)) }
+        return value
+    }
+
+    private func updateGauges() async {
+        do {
+            let rows = try await postgres.query(
+                """
+                SELECT subscriber,
+                       count(*) FILTER (WHERE delivered_at IS NULL AND parked_at IS NULL),
+                       count(*) FILTER (WHERE parked_at IS NOT NULL)
+                FROM outbox WHERE delivered_at IS NULL GROUP BY subscriber
+                """, logger: logger)
+            var seen = Set<String>()
+            for try await (subscriber, pending, parked) in rows.decode((String, Int, Int).self) {
+                seen.insert(subscriber)
+                registry.makeGauge(name: "fieldwork_outbox_pending", labels: [("subscriber", subscriber)]).set(Int64(pending))
+                registry.makeGauge(name: "fieldwork_outbox_parked", labels: [("subscriber", subscriber)]).set(Int64(parked))
+            }
+            for (subscriber, _) in subscribers where !seen.contains(subscriber.name) {
+                registry.makeGauge(name: "fieldwork_outbox_pending", labels: [("subscriber", subscriber.name)]).set(Int64(0))
+                registry.makeGauge(name: "fieldwork_outbox_parked", labels: [("subscriber", subscriber.name)]).set(Int64(0))
+            }
+        } catch {
+            logger.debug("outbox gauge update failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

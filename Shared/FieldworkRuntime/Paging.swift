@@ -1,0 +1,53 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+
+/// Keyset paging: the opaque token carries the last key seen, so pages stay
+/// stable while rows are added.
+public struct Page: Sendable {
+    public static let defaultSize = 50
+    public static let maximumSize = 500
+
+    public var size: Int
+    /// The key after which this page starts; empty for the first page.
+    public var after: String
+
+    public init(_ request: Fieldwork_V1_PageRequest) throws {
+        guard request.pageSize >= 0, Int(request.pageSize) <= Self.maximumSize else {
+            throw DomainError.invalidArgument(field: "page.page_size", message: "must be within 0–\(Self.maximumSize)")
+        }
+        size = request.pageSize == 0 ? Self.defaultSize : Int(request.pageSize)
+        if request.pageToken.isEmpty {
+            after = ""
+        } else {
+            guard let data = Data(base64Encoded: request.pageToken), let text = String(data: data, encoding: .utf8),
+                  text.hasPrefix("k:") else {
+                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+            }
+            after = String(text.dropFirst(2))
+        }
+    }
+
+    /// Fetch `size + 1` rows; this trims the extra one and makes the next token from the last key.
+    public func finish<Row>(_ rows: [Row], key: (Row) -> String) -> (rows: [Row], page: Fieldwork_V1_PageResponse) {
+        var response = Fieldwork_V1_PageResponse()
+        guard rows.count > size else { return (rows, response) }
+        let shown = Array(rows.prefix(size))
+        response.nextPageToken = Data("k:\(key(shown[shown.count - 1]))".utf8).base64EncodedString()
+        return (shown, response)
+    }
+
+    public var limit: Int { size + 1 }
+}
+
+/// A validated time range; unset ends are open.
+public struct TimeWindow: Sendable {
+    public var from: Date
+    public var to: Date
+
+    public init(_ range: Fieldwork_V1_TimeRange, field: String = "range") throws {
+        from = range.hasFrom ? range.from.date : Date.distantPast
+        to = range.hasTo ? range.to.date : Date.distantFuture
+        guard from <= to else { throw DomainError.invalidArgument(field: "\(field).from", message: "is after \(field).to") }
+    }
+}

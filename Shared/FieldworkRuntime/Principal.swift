@@ -1,0 +1,60 @@
+import FieldworkDomain
+import GRPCCore
+
+/// Who is calling: taken from the verified JWT and visible to the handler
+/// through `Principal.current` for the duration of the RPC.
+public struct Principal: Sendable, Equatable, CustomStringConvertible {
+    public var personID: String
+    public var roles: Set<Role>
+    public var department: String
+    public var region: String
+
+    public init(personID: String, roles: Set<Role>, department: String = "", region: String = "") {
+        self.personID = personID
+        self.roles = roles
+        self.department = department
+        self.region = region
+    }
+
+    @TaskLocal public static var current: Principal?
+
+    /// The caller of the current RPC; only unauthenticated paths lack one.
+    public static func required() throws -> Principal {
+        guard let current else { throw RPCError(code: .unauthenticated, message: "no authenticated principal") }
+        return current
+    }
+
+    public func has(_ role: Role) -> Bool { roles.contains(role) }
+    public func hasAny(_ wanted: Set<Role>) -> Bool { !roles.isDisjoint(with: wanted) }
+
+    /// The role recorded in audit entries: the most senior one held.
+    public var primaryRole: Role {
+        let seniority: [Role] = [.admin, .service, .director, .deptHead, .manager, .ops, .kam, .academic, .rep]
+        return seniority.first(where: roles.contains) ?? .rep
+    }
+
+    public var description: String { "\(personID)[\(roles.map(\.rawValue).sorted().joined(separator: ","))]" }
+}
+
+/// Which roles may call which RPC. Methods not listed are open to any
+/// authenticated caller; handlers still check object-level access.
+public struct AccessPolicy: Sendable {
+    private var rules: [String: Set<Role>]
+
+    /// - Parameter rules: method name (e.g. "RunJob") → roles allowed to call it.
+    public init(_ rules: [String: Set<Role>]) { self.rules = rules }
+
+    /// The rules every service shares.
+    public static let common: [String: Set<Role>] = [
+        "Deliver": [.service],
+        "RunJob": [.admin],
+        "ListAudit": [.admin, .director, .manager, .deptHead],
+    ]
+
+    public func allows(method: String, principal: Principal) -> Bool {
+        guard let allowed = rules[method] else { return true }
+        return principal.hasAny(allowed)
+    }
+
+    public func allowedRoles(method: String) -> Set<Role>? { rules[method] }
+}

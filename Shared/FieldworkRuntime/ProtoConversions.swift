@@ -1,0 +1,49 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+import SwiftProtobuf
+
+extension Fieldwork_V1_Date {
+    public init(_ date: LocalDate) {
+        self.init()
+        year = Int32(date.year)
+        month = Int32(date.month)
+        day = Int32(date.day)
+    }
+
+    /// The calendar day, or `invalidArgument` naming `field`.
+    public func localDate(field: String) throws -> LocalDate {
+        let date = LocalDate(year: Int(year), month: Int(month), day: Int(day))
+        guard date.isValid else {
+            throw DomainError.invalidArgument(field: field, message: "\(year)-\(month)-\(day) is not a calendar date")
+        }
+        return date
+    }
+}
+
+extension Fieldwork_V1_GeoPoint {
+    public init(_ position: GeoPosition) {
+        self.init()
+        latitude = position.latitude
+        longitude = position.longitude
+        accuracyM = position.accuracyMeters
+    }
+
+    public var position: GeoPosition { GeoPosition(latitude: latitude, longitude: longitude, accuracyMeters: accuracyM) }
+}
+
+/// Text limits for free-form request fields, so a confused or hostile client
+/// cannot store megabytes in a name.
+public enum Input {
+    public static func text(_ value: String, field: String, max: Int = 200, required: Bool = false) throws -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if required && trimmed.isEmpty { throw DomainError.invalidArgument(field: field, message: "is required") }
+        guard trimmed.count <= max else { throw DomainError.invalidArgument(field: field, message: "at most \(max) characters") }
+        return trimmed
+    }
+
+    /// A client request id for idempotent commands: optional, at most 128 characters.
+    public static func requestID(_ value: String) throws -> String {
+        try text(value, field: "request_id", max: 128)
+    }
+}

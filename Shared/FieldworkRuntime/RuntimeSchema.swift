@@ -1,0 +1,101 @@
+/// Tables the runtime's reusable pieces need in every service database. A
+/// service lists these migrations first, then its own, numbered after them.
+public enum RuntimeSchema {
+    /// Outbox, inbox, audit log and idempotency keys.
+    public static let core = Migration(1, "runtime core", """
+        CREATE TABLE outbox (
+            id              bigserial PRIMARY KEY,
+            event_id        uuid NOT NULL,
+            subscriber      text NOT NULL,
+            aggregate_id    text NOT NULL,
+            event_type      text NOT NULL,
+            payload         bytea NOT NULL,
+            created_at      timestamptz NOT NULL,
+            attempts        integer NOT NULL DEFAULT 0,
+            rejections      integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL,
+            delivered_at    timestamptz,
+            parked_at       timestamptz,
+            last_error      text,
+            UNIQUE (event_id, subscriber)
+        );
+        CREATE INDEX outbox_pending ON outbox (subscriber, aggregate_id, id)
+            WHERE delivered_at IS NULL AND parked_at IS NULL;
+        CREATE INDEX outbox_parked ON outbox (parked_at) WHERE parked_at IS NOT NULL;
+
+        CREATE TABLE inbox (
+            event_id    uuid PRIMARY KEY,
+            event_type  text NOT NULL,
+            source      text NOT NULL,
+            received_at timestamptz NOT NULL
+        );
+
+        CREATE TABLE audit_log (
+            seq             bigserial PRIMARY KEY,
+            id              uuid NOT NULL UNIQUE,
+            at              timestamptz NOT NULL,
+            actor_person_id text NOT NULL,
+            actor_role      text NOT NULL,
+            entity_type     text NOT NULL,
+            entity_id       text NOT NULL,
+            action          text NOT NULL,
+            changes         jsonb NOT NULL,
+            reason          text NOT NULL DEFAULT '',
+            request_id      text NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id, seq);
+        CREATE INDEX audit_log_actor ON audit_log (actor_person_id, seq);
+        CREATE FUNCTION audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only();
+
+        CREATE TABLE idempotency_keys (
+            method     text NOT NULL,
+            principal  text NOT NULL,
+            request_id text NOT NULL,
+            response   bytea NOT NULL,
+            created_at timestamptz NOT NULL,
+            PRIMARY KEY (method, principal, request_id)
+        );
+        """)
+
+    /// Read-only copies of the directory, fed by the visits service's events.
+    public static let directoryReplica = Migration(2, "directory replica", """
+        CREATE TABLE directory_people (
+            id            text PRIMARY KEY,
+            name          text NOT NULL,
+            department    text NOT NULL,
+            region        text NOT NULL,
+            supervisor_id text NOT NULL,
+            roles         text[] NOT NULL,
+            wecom_user_id text NOT NULL,
+            active        boolean NOT NULL,
+            updated_at    timestamptz NOT NULL
+        );
+        CREATE INDEX directory_people_department ON directory_people (department) WHERE active;
+        CREATE TABLE directory_departments (
+            code           text PRIMARY KEY,
+            name           text NOT NULL,
+            head_person_id text NOT NULL
+        );
+        CREATE TABLE directory_customers (
+            id           text PRIMARY KEY,
+            name         text NOT NULL,
+            region       text NOT NULL,
+            level        text NOT NULL,
+            owner_rep_id text NOT NULL,
+            grade        text NOT NULL,
+            updated_at   timestamptz NOT NULL
+        );
+        CREATE TABLE directory_products (
+            id           text PRIMARY KEY,
+            name         text NOT NULL,
+            product_line text NOT NULL,
+            active       boolean NOT NULL
+        );
+        """)
+
+    /// The first number a service's own migrations may use.
+    public static let firstServiceVersion = 100
+}

@@ -1,0 +1,116 @@
+import FieldworkDomain
+import FieldworkProto
+import Foundation
+import GRPCCore
+import Logging
+import PostgresNIO
+import SwiftProtobuf
+
+/// What a service's handlers, stores and jobs run on: its database, clock,
+/// calendar, outbox and jobs, plus the transaction helpers that tie the
+/// runtime's guarantees (idempotency, outbox, inbox, audit) together.
+public struct ServiceEnvironment: Sendable {
+    public let name: String
+    public let configuration: ServiceConfiguration
+    public let postgres: PostgresClient
+    public let clock: any FieldworkClock
+    public let calendar: BusinessCalendar
+    public let logger: Logger
+    public let outbox: Outbox
+    public let jobs: JobRunner
+    public let tokens: TokenAuthority
+
+    /// Runs `body` in one transaction and wakes the relay after the commit.
+    public func transaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            let result = try await postgres.withTransaction(logger: logger) { connection in try await body(connection) }
+            outbox.wake()
+            return result
+        } catch let error as PostgresTransactionError {
+            // The handler's own error (e.g. a DomainError) is what the caller must see.
+            throw error.closureError ?? error
+        }
+    }
+
+    /// A command RPC: one transaction; with a client `request_id`, a retry by the
+    /// same caller returns the first response and changes nothing (SPEC §0).
+    public func command<Response: Message & Sendable>(
+        _ method: String, requestID rawRequestID: String,
+        _ body: (_ connection: PostgresConnection, _ principal: Principal, _ now: Date) async throws -> Response
+    ) async throws -> Response {
+        let principal = try Principal.required()
+        let requestID = try Input.requestID(rawRequestID)
+        let now = clock.now()
+        return try await transaction { connection in
+            guard !requestID.isEmpty else { return try await body(connection, principal, now) }
+            // Serialise retries of one request id; the second waits and then sees the first's answer.
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\(method + "\u{1}" + principal.personID + "\u{1}" + requestID), 0))",
+                logger: logger)
+            let stored = try await connection.query(
+                """
+                SELECT response FROM idempotency_keys
+                WHERE method = \(method) AND principal = \(principal.personID) AND request_id = \(requestID)
+                """, logger: logger)
+            for try await bytes in stored.decode(ByteBuffer.self) { return try Response(serializedBytes: Array(bytes.readableBytesView)) }
+            let response = try await body(connection, principal, now)
+            let bytes = ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
+            try await connection.query(
+                """
+                INSERT INTO idempotency_keys (method, principal, request_id, response, created_at)
+                VALUES (\(method), \(principal.personID), \(requestID), \(bytes), \(now))
+                """, logger: logger)
+            return response
+        }
+    }
+
+    /// `Deliver`: applies an event at most once (the inbox), in one transaction with its effects.
+    public func deliver(
+        _ request: Fieldwork_V1_DeliverRequest,
+        _ apply: (_ event: Fieldwork_V1_Event, _ connection: PostgresConnection) async throws -> Void
+    ) async throws -> Fieldwork_V1_DeliverResponse {
+        guard request.hasEvent, request.event.payload != nil else {
+            throw DomainError.invalidArgument(field: "event.payload", message: "is required")
+        }
+        let event = request.event
+        let now = clock.now()
+        let duplicate = try await transaction { connection in
+            try await Inbox.consume(event, at: now, on: connection, logger: logger) { connection in
+                try await apply(event, connection)
+            }
+        }
+        logger.debug("event delivered", metadata: ["event": "\(event.type)", "id": "\(event.id)", "duplicate": "\(duplicate)"])
+        return .with { $0.duplicate = duplicate }
+    }
+
+    /// `RunJob`: runs a registered job as of the given time (default now).
+    public func runJob(_ request: Fieldwork_V1_RunJobRequest) async throws -> Fieldwork_V1_RunJobResponse {
+        let asOf = request.hasAsOf ? request.asOf.date : clock.now()
+        let outcome = try await jobs.run(request.name, asOf: asOf)
+        return .with {
+            $0.name = request.name
+            $0.asOf = .init(asOf)
+            $0.itemsProcessed = Int64(outcome.items)
+            $0.summary = outcome.summary
+        }
+    }
+
+    public func listAudit(_ request: Fieldwork_V1_ListAuditRequest) async throws -> Fieldwork_V1_ListAuditResponse {
+        try await AuditLog.list(request, client: postgres, logger: logger)
+    }
+
+    /// Appends an audit entry for the current caller.
+    public func audit(_ record: AuditRecord, by principal: Principal, at: Date, requestID: String, on connection: PostgresConnection) async throws {
+        try await AuditLog.append(record, actor: principal, at: at, requestID: requestID, on: connection, logger: logger)
+    }
+
+    /// Appends an event to the outbox.
+    @discardableResult
+    public func publish(
+        _ payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String, at: Date, on connection: PostgresConnection
+    ) async throws -> Fieldwork_V1_Event {
+        try await outbox.append(payload, aggregateID: aggregateID, at: at, on: connection, logger: logger)
+    }
+}
