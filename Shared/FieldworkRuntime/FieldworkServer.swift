@@ -108,7 +108,7 @@ public enum FieldworkServer {
                 maxRejections: try configuration.int("RELAY_MAX_REJECTIONS")),
             postgres: postgres, clock: clock, logger: logger, signal: signal, tokens: tokens, registry: registry, health: health)
         jobs.register(Job("outbox-relay", schedule: .manual) { _ in
-            let delivered = await relay.relayAll()
+            let delivered = await relay.relayAll(wait: true)
             return JobOutcome(items: delivered, summary: "delivered \(delivered) outbox row(s)")
         })
         jobs.register(Job("outbox-redrive", schedule: .manual) { _ in

@@ -92,15 +92,17 @@ final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Delivers everything due now; the `outbox-relay` job. Returns rows delivered.
+    /// Delivers everything due now. Returns rows delivered. With `wait`, a pass
+    /// waits for another replica's (or the background loop's) pass instead of
+    /// skipping, so the `outbox-relay` job returns only after a full flush.
     @discardableResult
-    func relayAll() async -> Int {
+    func relayAll(wait: Bool = false) async -> Int {
         var total = 0
         for (subscriber, client) in subscribers {
             // Keep going while progress is made: each pass moves every aggregate one row on.
             while true {
                 do {
-                    let delivered = try await pass(subscriber: subscriber, client: client)
+                    let delivered = try await pass(subscriber: subscriber, client: client, wait: wait)
                     total += delivered
                     if delivered == 0 { break }
                 } catch {
@@ -110,6 +112,17 @@ final class OutboxRelay: Service, Sendable {
             }
         }
         return total
+    }
+
+    /// Runs the subscriber clients' connections without the relay loop (tests drive `relayAll` by hand).
+    func runClientsForTest() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for (_, client) in subscribers { group.addTask { try await client.runConnections() } }
+        }
+    }
+
+    func stopClientsForTest() {
+        for (_, client) in subscribers { client.beginGracefulShutdown() }
     }
 
     /// Puts parked rows back in line; the `outbox-redrive` job.
@@ -133,15 +146,16 @@ final class OutboxRelay: Service, Sendable {
         var rejections: Int
     }
 
-    private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Int {
+    private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, wait: Bool) async throws -> Int {
         let now = clock.now()
         let token = try await serviceToken(now: now)
         return try await postgres.withTransaction(logger: logger) { connection in
             let lockKey = "fieldwork-relay:" + subscriber.name
             var locked = false
-            for try await value in try await connection.query(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger
-            ).decode(Bool.self) { locked = value }
+            let lock: PostgresQuery = wait
+                ? "SELECT true FROM (SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))) locked"
+                : "SELECT pg_try_advisory_xact_lock(hashtextextended(\(lockKey), 0))"
+            for try await value in try await connection.query(lock, logger: logger).decode(Bool.self) { locked = value }
             guard locked else { return 0 }
 
             var due: [Row] = []

@@ -16,6 +16,11 @@ struct InboxStore: Sendable {
         case .cardCreated(let card):
             // Every active member of the card's department (from the directory copy).
             let members = try await DirectoryReplica.members(of: card.department, on: connection, logger: logger)
+            guard !members.isEmpty else {
+                // The copy may lag behind (the directory and the card come from different services):
+                // refuse, so the relay retries this event later instead of it reaching nobody.
+                throw DomainError.failedPrecondition("no members of department '\(card.department)' in the directory copy yet")
+            }
             let dueAt = environment.calendar.day(of: card.dueAt.date).description + " "
                 + Self.clockTime(card.dueAt.date, in: environment.calendar.timeZone)
             try await deliver(event, to: members, variables: [

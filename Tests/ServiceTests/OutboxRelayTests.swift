@@ -1,0 +1,140 @@
+import FieldworkDomain
+import FieldworkProto
+@testable import FieldworkRuntime
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PostgresNIO
+import Prometheus
+import Synchronization
+import Testing
+
+/// The relay against a real PostgreSQL and a real gRPC consumer on loopback.
+@Suite struct OutboxRelayTests {
+    final class Calls: Sendable {
+        private let list = Mutex<[String]>([])
+        func append(_ aggregate: String) { list.withLock { $0.append(aggregate) } }
+        var all: [String] { list.withLock { $0 } }
+    }
+
+    /// A `Deliver` endpoint (as the workflows service) that answers as told and counts calls.
+    struct Consumer: RegistrableRPCService {
+        let calls: Calls
+        let refuse: Bool
+
+        func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+            router.unary(Fieldwork_V1_WorkflowsService.Method.Deliver.descriptor) { (request: Fieldwork_V1_DeliverRequest) in
+                calls.append(request.event.personChanged.person.id)
+                if refuse { throw RPCError(code: .invalidArgument, message: "refused") }
+                return Fieldwork_V1_DeliverResponse()
+            }
+        }
+    }
+
+    func withRelay(
+        consumerPort: Int, maxRejections: Int = 3, _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
+    ) async throws {
+        try await TestDatabase.with { database in
+            try await Migrator.migrate(database.client, [RuntimeSchema.core], logger: TestDatabase.logger)
+            let signal = RelaySignal()
+            let health = HealthState()
+            health.setServing(true)
+            let relay = try OutboxRelay(
+                serviceName: "visits", subscribers: [Subscriber(name: "workflows", endpoint: Endpoint(host: "127.0.0.1", port: consumerPort))],
+                settings: .init(interval: .milliseconds(50), backoff: Backoff(baseSeconds: 0.01, capSeconds: 0.05), maxRejections: maxRejections),
+                postgres: database.client, clock: SystemClock(), logger: TestDatabase.logger, signal: signal,
+                tokens: try await TokenAuthority(secret: "relay-test-secret-0123456789abcdefghij"),
+                registry: PrometheusCollectorRegistry(), health: health)
+            let outbox = Outbox(source: "visits", subscribers: ["workflows"], signal: signal)
+            try await body(relay, outbox, database)
+        }
+    }
+
+    func append(_ outbox: Outbox, aggregate: String, count: Int, to database: TestDatabase) async throws {
+        for index in 0..<count {
+            try await database.client.withTransaction(logger: TestDatabase.logger) { connection in
+                try await outbox.append(
+                    .personChanged(.with { $0.person.id = "\(aggregate)-\(index)" }), aggregateID: aggregate, at: Date(),
+                    on: connection, logger: TestDatabase.logger)
+            }
+        }
+    }
+
+    func withConsumer(refuse: Bool, _ body: (Int, Calls) async throws -> Void) async throws {
+        let calls = Calls()
+        let server = GRPCServer(
+            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
+            services: [Consumer(calls: calls, refuse: refuse)])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await server.serve() }
+            let port = try await server.listeningAddress!.ipv4!.port
+            try await body(port, calls)
+            server.beginGracefulShutdown()
+        }
+    }
+
+    /// Delivery happens in order per aggregate; rows are marked delivered once.
+    @Test func deliversEveryRowInOrderPerAggregate() async throws {
+        try await withConsumer(refuse: false) { port, calls in
+            try await withRelay(consumerPort: port) { relay, outbox, database in
+                try await append(outbox, aggregate: "a", count: 3, to: database)
+                try await append(outbox, aggregate: "b", count: 2, to: database)
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await relay.runClientsForTest() }
+                    #expect(await relay.relayAll(wait: true) == 5)
+                    #expect(await relay.relayAll(wait: true) == 0)
+                    relay.stopClientsForTest()
+                }
+                #expect(calls.all.filter { $0.hasPrefix("a-") } == ["a-0", "a-1", "a-2"])
+                #expect(calls.all.filter { $0.hasPrefix("b-") } == ["b-0", "b-1"])
+                #expect(calls.all.count == 5)
+                let allDelivered = try await database.scalar("SELECT bool_and(delivered_at IS NOT NULL) FROM outbox", as: Bool.self)
+                #expect(allDelivered)
+            }
+        }
+    }
+
+    /// A consumer that keeps refusing a row gets it `maxRejections` times; then it is parked, not lost.
+    @Test func aRefusedRowIsParkedAfterTheBudgetAndCanBeRedriven() async throws {
+        try await withConsumer(refuse: true) { port, calls in
+            try await withRelay(consumerPort: port, maxRejections: 3) { relay, outbox, database in
+                try await append(outbox, aggregate: "x", count: 1, to: database)
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await relay.runClientsForTest() }
+                    for _ in 0..<20 {
+                        await relay.relayAll(wait: true)
+                        try await Task.sleep(for: .milliseconds(60))
+                    }
+                    relay.stopClientsForTest()
+                }
+                #expect(calls.all.count == 3)
+                #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL", as: Int.self) == 1)
+                let lastError = try await database.scalar("SELECT last_error FROM outbox", as: String.self)
+                #expect(lastError.contains("refused"))
+                #expect(try await relay.redrive() == 1)
+                #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE parked_at IS NULL AND delivered_at IS NULL", as: Int.self) == 1)
+            }
+        }
+    }
+
+    /// A consumer that is down is retried with growing delays and never parked.
+    @Test func anUnreachableConsumerIsRetriedNotParked() async throws {
+        // Port 1 on loopback: nothing listens there, every connection is refused.
+        try await withRelay(consumerPort: 1, maxRejections: 2) { relay, outbox, database in
+            try await append(outbox, aggregate: "y", count: 2, to: database)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await relay.runClientsForTest() }
+                for _ in 0..<8 {
+                    await relay.relayAll(wait: true)
+                    try await Task.sleep(for: .milliseconds(60))
+                }
+                relay.stopClientsForTest()
+            }
+            #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL OR delivered_at IS NOT NULL", as: Int.self) == 0)
+            // Only the head of the aggregate is tried while it fails: order is kept.
+            #expect(try await database.scalar("SELECT max(attempts) FROM outbox", as: Int.self) >= 3)
+            #expect(try await database.scalar("SELECT min(attempts) FROM outbox", as: Int.self) == 0)
+        }
+    }
+}
