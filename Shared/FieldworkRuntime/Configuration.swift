@@ -21,6 +21,8 @@ public struct Setting: Sendable {
 
 public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// The resolved settings of one service process.

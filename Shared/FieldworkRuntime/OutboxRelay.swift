@@ -265,12 +265,12 @@ final class OutboxRelay: Service, Sendable {
             var seen = Set<String>()
             for try await (subscriber, pending, parked) in rows.decode((String, Int, Int).self) {
                 seen.insert(subscriber)
-                registry.makeGauge(name: "fieldwork_outbox_pending", labels: [("subscriber", subscriber)]).set(Int64(pending))
-                registry.makeGauge(name: "fieldwork_outbox_parked", labels: [("subscriber", subscriber)]).set(Int64(parked))
+                registry.makeGauge(descriptor: MetricNames.outboxPending, labels: [("subscriber", subscriber)]).set(Int64(pending))
+                registry.makeGauge(descriptor: MetricNames.outboxParked, labels: [("subscriber", subscriber)]).set(Int64(parked))
             }
             for (subscriber, _) in subscribers where !seen.contains(subscriber.name) {
-                registry.makeGauge(name: "fieldwork_outbox_pending", labels: [("subscriber", subscriber.name)]).set(Int64(0))
-                registry.makeGauge(name: "fieldwork_outbox_parked", labels: [("subscriber", subscriber.name)]).set(Int64(0))
+                registry.makeGauge(descriptor: MetricNames.outboxPending, labels: [("subscriber", subscriber.name)]).set(Int64(0))
+                registry.makeGauge(descriptor: MetricNames.outboxParked, labels: [("subscriber", subscriber.name)]).set(Int64(0))
             }
         } catch {
             logger.debug("outbox gauge update failed", metadata: ["error": "\(error)"])

@@ -45,6 +45,11 @@ public struct TimeWindow: Sendable {
     public var from: Date
     public var to: Date
 
+    public init(from: Date, to: Date) {
+        self.from = from
+        self.to = to
+    }
+
     public init(_ range: Fieldwork_V1_TimeRange, field: String = "range") throws {
         from = range.hasFrom ? range.from.date : Date.distantPast
         to = range.hasTo ? range.to.date : Date.distantFuture

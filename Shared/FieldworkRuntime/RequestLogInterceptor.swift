@@ -99,8 +99,28 @@ public struct RPCMetrics: Sendable {
 
     func record(method: String, status: String, duration: Duration) {
         let labels = [("method", method), ("status", status)]
-        registry.makeCounter(name: "fieldwork_rpc_total", labels: labels).increment()
-        registry.makeDurationHistogram(name: "fieldwork_rpc_duration_seconds", labels: labels, buckets: Self.buckets)
+        registry.makeCounter(descriptor: MetricNames.rpcCalls, labels: labels).increment()
+        registry.makeDurationHistogram(descriptor: MetricNames.rpcDuration, labels: labels, buckets: Self.buckets)
             .recordNanoseconds(Int64(duration.seconds * 1e9))
+    }
+}
+
+/// The metric names this runtime exports.
+enum MetricNames {
+    static var rpcCalls: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "fieldwork", metricName: "rpc", unitName: "total", helpText: "RPCs handled, by method and status")
+    }
+    static var rpcDuration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "fieldwork", metricName: "rpc_duration", unitName: "seconds", helpText: "RPC latency, by method and status")
+    }
+    static var outboxPending: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "fieldwork", metricName: "outbox", unitName: "pending", helpText: "outbox rows not yet delivered, by subscriber")
+    }
+    static var outboxParked: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "fieldwork", metricName: "outbox", unitName: "parked", helpText: "outbox rows parked after repeated refusals, by subscriber")
     }
 }

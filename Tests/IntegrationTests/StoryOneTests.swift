@@ -51,6 +51,21 @@ import Testing
             // Nobody outside those departments got one.
             #expect(try await story.inbox("E1002").isEmpty)
 
+            // Reading: a person marks their own items; someone else's are untouched.
+            let item = try #require(try await story.inbox("LG02").first)
+            let stranger = try await cluster.token("MK01", [.deptHead], department: "marketing")
+            let byStranger = try await cluster.notifications(stranger) { client, metadata in
+                try await client.markRead(.with { $0.itemIds = [item.id] }, metadata: metadata)
+            }
+            #expect(byStranger.marked == 0)
+            let reader = try await cluster.token("LG02", [.ops], department: "logistics")
+            let marked = try await cluster.notifications(reader) { client, metadata in
+                try await client.markRead(.with { $0.itemIds = [item.id] }, metadata: metadata)
+            }
+            #expect(marked.marked == 1)
+            let unread = try await cluster.notifications(reader) { client, metadata in try await client.unreadCount(.init(), metadata: metadata) }
+            #expect(unread.unread == 0)
+
             // The watermark verifies; the audit trail has both steps.
             let verified = try await cluster.visits(story.admin) { client, metadata in
                 try await client.verifyWatermark(.with { $0.visitID = visit.id }, metadata: metadata)

@@ -2,6 +2,7 @@ import FieldworkDomain
 import FieldworkProto
 import FieldworkRuntime
 import Foundation
+import PostgresNIO
 
 /// Inbox RPCs. A person reads and marks only their own inbox; admin may name anyone.
 extension NotificationsService {
@@ -41,23 +42,33 @@ extension NotificationsService {
             ids.append(id)
         }
         return try await environment.command("MarkRead", requestID: request.requestID) { connection, principal, now in
-            var marked: Int32 = 0
-            for try await _ in try await connection.query(
+            var marked: [String] = []
+            for try await id in try await connection.query(
                 """
                 UPDATE inbox_items SET read_at = \(now)
-                WHERE person_id = \(principal.personID) AND id = ANY (\(ids)) AND read_at IS NULL RETURNING cursor
-                """, logger: environment.logger) { marked += 1 }
-            return .with { $0.marked = marked }
+                WHERE person_id = \(principal.personID) AND id = ANY (\(ids)) AND read_at IS NULL RETURNING id
+                """, logger: environment.logger).decode(UUID.self) { marked.append(id.uuidString.lowercased()) }
+            try await auditRead(marked, principal: principal, at: now, requestID: request.requestID, on: connection)
+            return .with { $0.marked = Int32(marked.count) }
         }
     }
 
     func markAllRead(_ request: Fieldwork_V1_MarkAllReadRequest) async throws -> Fieldwork_V1_MarkReadResponse {
         try await environment.command("MarkAllRead", requestID: request.requestID) { connection, principal, now in
-            var marked: Int32 = 0
-            for try await _ in try await connection.query(
-                "UPDATE inbox_items SET read_at = \(now) WHERE person_id = \(principal.personID) AND read_at IS NULL RETURNING cursor",
-                logger: environment.logger) { marked += 1 }
-            return .with { $0.marked = marked }
+            var marked: [String] = []
+            for try await id in try await connection.query(
+                "UPDATE inbox_items SET read_at = \(now) WHERE person_id = \(principal.personID) AND read_at IS NULL RETURNING id",
+                logger: environment.logger).decode(UUID.self) { marked.append(id.uuidString.lowercased()) }
+            try await auditRead(marked, principal: principal, at: now, requestID: request.requestID, on: connection)
+            return .with { $0.marked = Int32(marked.count) }
         }
+    }
+
+    private func auditRead(_ items: [String], principal: Principal, at now: Date, requestID: String, on connection: PostgresConnection) async throws {
+        guard !items.isEmpty else { return }
+        try await environment.audit(
+            AuditRecord(entityType: "inbox", entityID: principal.personID, action: "mark_read",
+                        changes: [.init("read_items", "", items.joined(separator: "|"))]),
+            by: principal, at: now, requestID: requestID, on: connection)
     }
 }

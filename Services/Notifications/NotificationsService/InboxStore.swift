@@ -47,14 +47,20 @@ struct InboxStore: Sendable {
         let body = TemplateText.render(template.body, variables)
         let link = TemplateText.render(template.link, variables)
         let eventID = UUID(uuidString: event.id)!
+        let now = environment.clock.now()
         for person in people {
             try await connection.query(
                 """
                 INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
-                VALUES (\(UUID()), \(person), \(eventID), \(event.type), \(title), \(body), \(link), \(environment.clock.now()))
+                VALUES (\(UUID()), \(person), \(eventID), \(event.type), \(title), \(body), \(link), \(now))
                 ON CONFLICT (event_id, person_id) DO NOTHING
                 """, logger: logger)
         }
+        try await environment.audit(
+            AuditRecord(entityType: "event", entityID: event.id, action: "inbox_delivered", changes: [
+                .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
+            ]),
+            by: try Principal.required(), at: now, requestID: event.id, on: connection)
     }
 
     private func template(for eventType: String, on connection: PostgresConnection) async throws -> (title: String, body: String, link: String)? {

@@ -221,10 +221,15 @@ extension VisitsService {
 
     /// SPEC §2.9: own records; a manager their team; a director their region; admin all.
     private func mayView(_ visit: Fieldwork_V1_Visit, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
-        if principal.has(.admin) || visit.repID == principal.personID { return true }
-        guard principal.hasAny([.manager, .director]), let rep = try await directory.person(visit.repID, on: connection)?.0 else { return false }
-        return (principal.has(.manager) && rep.supervisorID == principal.personID)
-            || (principal.has(.director) && !principal.region.isEmpty && rep.region == principal.region)
+        try await mayView(person: visit.repID, principal, on: connection)
+    }
+
+    /// Whether `principal` may see what belongs to `personID` (records, plans).
+    func mayView(person personID: String, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
+        if principal.has(.admin) || personID == principal.personID { return true }
+        guard principal.hasAny([.manager, .director]), let person = try await directory.person(personID, on: connection)?.0 else { return false }
+        return (principal.has(.manager) && person.supervisorID == principal.personID)
+            || (principal.has(.director) && !principal.region.isEmpty && person.region == principal.region)
     }
 
     private func visitUUID(_ text: String, field: String) throws -> UUID {

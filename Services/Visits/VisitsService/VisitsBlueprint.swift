@@ -14,6 +14,8 @@ public enum VisitsBlueprint {
             Setting("CHECKIN_KEYS", default: nil,
                     help: "check-in code keys 'kid=secret,…'; the first signs, all verify (drop a key to retire it)", secret: true),
             Setting("WATERMARK_KEY", default: nil, help: "HMAC key of the GPS watermark on visit records", secret: true),
+            Setting("PLAN_CHECK_TIME", default: "18:00", help: "local time the plan-day-close job closes each rep's day"),
+            Setting("OBJECTION_DIGEST_TIME", default: "08:00", help: "local time on Mondays the objection digest goes to marketing"),
         ],
         migrations: VisitsMigrations.all,
         access: [
@@ -25,9 +27,33 @@ public enum VisitsBlueprint {
             "UpdateVisitDraft": [.rep, .academic, .kam, .manager],
             "SubmitVisit": [.rep, .academic, .kam, .manager],
             "VerifyWatermark": [.admin, .manager, .director, .ops],
+            "SetDailyPlan": [.rep, .academic, .kam, .manager, .admin],
+            "ProposeGradeChange": [.rep, .kam, .manager, .director, .admin],
+            "ConfirmGradeChange": [.manager, .director, .admin],
+            "RejectGradeChange": [.manager, .director, .admin],
         ],
-        makeService: { environment in try VisitsService(environment: environment) }
+        makeService: { environment in
+            let service = try VisitsService(environment: environment)
+            let check = try clockTime(environment.configuration, "PLAN_CHECK_TIME")
+            environment.jobs.register(Job("plan-day-close", schedule: .daily(hour: check.hour, minute: check.minute)) { asOf in
+                try await service.closePlanDays(asOf: asOf, checkHour: check.hour, checkMinute: check.minute)
+            })
+            let digest = try clockTime(environment.configuration, "OBJECTION_DIGEST_TIME")
+            environment.jobs.register(Job("objection-digest", schedule: .weekly(weekday: 1, hour: digest.hour, minute: digest.minute)) { asOf in
+                try await service.publishObjectionDigest(asOf: asOf)
+            })
+            return service
+        }
     )
+}
+
+/// "HH:MM" from a setting.
+private func clockTime(_ configuration: ServiceConfiguration, _ name: String) throws -> (hour: Int, minute: Int) {
+    let parts = configuration.string(name).split(separator: ":").compactMap { Int($0) }
+    guard parts.count == 2, (0..<24).contains(parts[0]), (0..<60).contains(parts[1]) else {
+        throw ConfigurationError(description: "\(configuration.prefix)\(name) must be HH:MM, got '\(configuration.string(name))'")
+    }
+    return (parts[0], parts[1])
 }
 
 /// The live RPCs of `fieldwork.v1.VisitsService`; the rest of the contract
@@ -71,6 +97,15 @@ struct VisitsService: RegistrableRPCService {
         router.unary(Method.ListVisits.descriptor) { try await listVisits($0) }
         router.unary(Method.UpdateVisitDraft.descriptor) { try await updateVisitDraft($0) }
         router.unary(Method.SubmitVisit.descriptor) { try await submitVisit($0) }
+
+        router.unary(Method.SetDailyPlan.descriptor) { try await setDailyPlan($0) }
+        router.unary(Method.GetDailyPlan.descriptor) { try await getDailyPlan($0) }
+        router.unary(Method.PlanCompletion.descriptor) { try await planCompletion($0) }
+        router.unary(Method.ProposeGradeChange.descriptor) { try await proposeGradeChange($0) }
+        router.unary(Method.ConfirmGradeChange.descriptor) { try await confirmGradeChange($0) }
+        router.unary(Method.RejectGradeChange.descriptor) { try await rejectGradeChange($0) }
+        router.unary(Method.ListGradeChanges.descriptor) { try await listGradeChanges($0) }
+        router.unary(Method.TopObjections.descriptor) { try await topObjections($0) }
 
         router.unary(Method.Deliver.descriptor) { request in
             // Visits consumes no other service's events yet; deliveries are recorded (deduplicated) and acknowledged.

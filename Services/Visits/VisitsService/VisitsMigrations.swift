@@ -77,5 +77,46 @@ enum VisitsMigrations {
             CREATE INDEX visits_rep_customer ON visits (rep_id, customer_id, checked_in_at DESC);
             CREATE INDEX visits_checked_in ON visits (checked_in_at);
             """),
+        Migration(102, "grade changes and daily plans", """
+            CREATE TABLE grade_changes (
+                id              uuid PRIMARY KEY,
+                customer_id     text NOT NULL REFERENCES customers (id),
+                from_grade      text NOT NULL,
+                to_grade        text NOT NULL CHECK (to_grade IN ('A', 'B', 'C')),
+                proposed_by     text NOT NULL,
+                reason          text NOT NULL,
+                status          text NOT NULL CHECK (status IN ('PROPOSED', 'CONFIRMED', 'REJECTED')),
+                decided_by      text NOT NULL DEFAULT '',
+                decision_reason text NOT NULL DEFAULT '',
+                proposed_at     timestamptz NOT NULL,
+                decided_at      timestamptz
+            );
+            -- At most one open proposal per customer.
+            CREATE UNIQUE INDEX grade_changes_one_open ON grade_changes (customer_id) WHERE status = 'PROPOSED';
+            CREATE INDEX grade_changes_customer ON grade_changes (customer_id, proposed_at);
+
+            CREATE TABLE plan_items (
+                rep_id      text NOT NULL,
+                day         date NOT NULL,
+                customer_id text NOT NULL REFERENCES customers (id),
+                slot        text NOT NULL DEFAULT '',
+                PRIMARY KEY (rep_id, day, customer_id)
+            );
+            -- A closed day: the counts published at the check time, never recomputed.
+            CREATE TABLE plan_days (
+                rep_id    text NOT NULL,
+                day       date NOT NULL,
+                planned   integer NOT NULL,
+                valid     integer NOT NULL,
+                closed_at timestamptz NOT NULL,
+                PRIMARY KEY (rep_id, day)
+            );
+            -- One objection digest per ISO week (keyed by its Monday).
+            CREATE TABLE objection_digests (
+                week         date PRIMARY KEY,
+                published_at timestamptz NOT NULL
+            );
+            CREATE INDEX visits_objections ON visits (checked_out_at) WHERE status = 'SUBMITTED' AND objection_type <> '';
+            """),
     ]
 }

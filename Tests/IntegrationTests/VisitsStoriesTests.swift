@@ -1,0 +1,239 @@
+import FieldworkProto
+import Foundation
+import GRPCCore
+import Testing
+
+/// SPEC §6 stories 4, 6 and 9 over TCP with the real executables.
+@Suite(.serialized) struct VisitsStoriesTests {
+    /// Ten customers around 杭州, owned by E1001; H-T-00 starts at grade B.
+    static let tenCustomers: String = {
+        var csv = "id,name,region,latitude,longitude,owner_rep_id,grade\n"
+        for i in 0..<10 { csv += "H-T-0\(i),测试医院\(i),杭州,\(30.30 + Double(i) * 0.01),120.10,E1001,\(i == 0 ? "B" : "C")\n" }
+        return csv
+    }()
+
+    static func near(_ i: Int) -> Fieldwork_V1_GeoPoint {
+        .with { $0.latitude = 30.30 + Double(i) * 0.01 + 0.0005; $0.longitude = 120.10; $0.accuracyM = 5 }
+    }
+
+    func setUp(_ cluster: Cluster) async throws -> Story {
+        try await cluster.startAll()
+        let story = try await Story(cluster)
+        try await story.importDirectory()
+        _ = try await cluster.visits(story.admin) { client, metadata in
+            try await client.importCsv(.with { $0.kind = .customers; $0.content = Data(Self.tenCustomers.utf8) }, metadata: metadata)
+        }
+        return story
+    }
+
+    func visit(_ story: Story, rep token: String, customer: String, at location: Fieldwork_V1_GeoPoint, record: Fieldwork_V1_VisitRecord) async throws {
+        let code = try await story.code(customer)
+        _ = try await story.cluster.visits(token) { client, metadata in
+            let visit = try await client.checkIn(.with { $0.code = code; $0.location = location }, metadata: metadata)
+            return try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = record }, metadata: metadata)
+        }
+    }
+
+    /// Story 4: 10 planned and 9 valid visits → 90 %; 10/10 → 100 %; the 18:00 close publishes both once.
+    @Test func dailyPlanCompletionAndTheDayClose() async throws {
+        let cluster = try await Cluster()
+        do {
+            let story = try await setUp(cluster)
+            let today = DemoData.shanghaiDate(daysFromToday: 0)
+            let rep2 = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
+            for token in [story.rep, rep2] {
+                _ = try await cluster.visits(token) { client, metadata in
+                    try await client.setDailyPlan(.with {
+                        $0.day = today
+                        $0.visits = (0..<10).map { i in .with { $0.customerID = "H-T-0\(i)"; $0.slot = "slot \(i)" } }
+                    }, metadata: metadata)
+                }
+            }
+            // Once the day has started, a plan that exists is fixed.
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.setDailyPlan(.with { $0.day = today; $0.visits = [.with { $0.customerID = "H-T-00" }] }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+
+            let record = DemoData.record(surgeryInDays: nil)
+            for i in 0..<9 { try await visit(story, rep: story.rep, customer: "H-T-0\(i)", at: Self.near(i), record: record) }
+            // The tenth: far away, so it does not count.
+            try await visit(story, rep: story.rep, customer: "H-T-09", at: DemoData.insideZheyi, record: record)
+            for i in 0..<10 { try await visit(story, rep: rep2, customer: "H-T-0\(i)", at: Self.near(i), record: record) }
+
+            let completion = try await cluster.visits(story.admin) { client, metadata in
+                try await client.planCompletion(.with { $0.scope = .rep; $0.subject = "E1001"; $0.day = today }, metadata: metadata)
+            }
+            #expect(completion.planned == 10 && completion.valid == 9)
+            #expect(abs(completion.rate - 0.9) < 1e-9)
+            let manager = try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")
+            let team = try await cluster.visits(manager) { client, metadata in
+                try await client.planCompletion(.with { $0.scope = .team; $0.day = today }, metadata: metadata)
+            }
+            #expect(team.planned == 20 && team.valid == 19)
+            #expect(team.reps.map(\.repID) == ["E1001", "E1002"])
+            // A rep sees only their own completion.
+            await #expect {
+                _ = try await cluster.visits(rep2) { client, metadata in
+                    try await client.planCompletion(.with { $0.scope = .rep; $0.subject = "E1001"; $0.day = today }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .permissionDenied }
+
+            // 18:00 in Shanghai: each rep's day closes once, with the counts published.
+            let checkTime = ISO8601DateFormatter().date(from: String(format: "%04d-%02d-%02dT18:00:00+08:00", today.year, today.month, today.day))!
+            for expected in [2, 0] {
+                let ran = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.runJob(.with { $0.name = "plan-day-close"; $0.asOf = .init(date: checkTime) }, metadata: metadata)
+                }
+                #expect(ran.itemsProcessed == Int64(expected))
+            }
+            let published = try cluster.scalar(.visits, """
+                SELECT string_agg(aggregate_id, ',' ORDER BY aggregate_id) FROM outbox
+                WHERE event_type = 'visits.PlanDayClosed' AND subscriber = 'scoring'
+                """)
+            #expect(published == "plan:E1001,plan:E1002")
+            #expect(try cluster.scalar(.visits, "SELECT string_agg(rep_id || '=' || valid || '/' || planned, ',' ORDER BY rep_id) FROM plan_days") == "E1001=9/10,E1002=10/10")
+            let plan = try await cluster.visits(story.rep) { client, metadata in
+                try await client.getDailyPlan(.with { $0.day = today }, metadata: metadata)
+            }
+            #expect(plan.closed && plan.visits.count == 10)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// Story 6: a rep proposes B→A; nothing changes until the supervisor confirms.
+    @Test func gradeChangesNeedTheSupervisorsConfirmation() async throws {
+        let cluster = try await Cluster()
+        do {
+            let story = try await setUp(cluster)
+            func grade() async throws -> String {
+                try await cluster.visits(story.rep) { client, metadata in try await client.getCustomer(.with { $0.id = "H-T-00" }, metadata: metadata).grade }
+            }
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.proposeGradeChange(.with { $0.customerID = "H-T-00"; $0.toGrade = "A" }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.hasPrefix("reason") == true }
+            let proposal = try await cluster.visits(story.rep) { client, metadata in
+                try await client.proposeGradeChange(.with { $0.customerID = "H-T-00"; $0.toGrade = "A"; $0.reason = "季度采购额翻倍" }, metadata: metadata)
+            }
+            #expect(proposal.status == .proposed && proposal.fromGrade == "B")
+            #expect(try await grade() == "B")
+
+            // Direct writes of the grade are refused.
+            await #expect {
+                _ = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.upsertCustomer(.with {
+                        $0.customer = .with {
+                            $0.id = "H-T-00"; $0.name = "测试医院0"; $0.region = "杭州"; $0.grade = "A"
+                            $0.fenceCenter = .with { $0.latitude = 30.30; $0.longitude = 120.10 }
+                        }
+                    }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+            // The proposer cannot confirm (role), nor can another team's manager.
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.confirmGradeChange(.with { $0.proposalID = proposal.id }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .permissionDenied }
+            let otherManager = try await cluster.token("D3001", [.director], department: "management", region: "杭州")
+            await #expect {
+                _ = try await cluster.visits(otherManager) { client, metadata in
+                    try await client.confirmGradeChange(.with { $0.proposalID = proposal.id }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .permissionDenied }
+            #expect(try await grade() == "B")
+
+            let supervisor = try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")
+            let confirmed = try await cluster.visits(supervisor) { client, metadata in
+                try await client.confirmGradeChange(.with { $0.proposalID = proposal.id }, metadata: metadata)
+            }
+            #expect(confirmed.status == .confirmed && confirmed.decidedBy == "M2001")
+            #expect(try await grade() == "A")
+            await #expect {
+                _ = try await cluster.visits(supervisor) { client, metadata in
+                    try await client.rejectGradeChange(.with { $0.proposalID = proposal.id; $0.reason = "late" }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+
+            // A rejection needs a reason and keeps it; the grade stays.
+            let second = try await cluster.visits(story.rep) { client, metadata in
+                try await client.proposeGradeChange(.with { $0.customerID = "H-T-00"; $0.toGrade = "C"; $0.reason = "试用暂停" }, metadata: metadata)
+            }
+            await #expect {
+                _ = try await cluster.visits(supervisor) { client, metadata in
+                    try await client.rejectGradeChange(.with { $0.proposalID = second.id }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .invalidArgument }
+            let rejected = try await cluster.visits(supervisor) { client, metadata in
+                try await client.rejectGradeChange(.with { $0.proposalID = second.id; $0.reason = "数据不足" }, metadata: metadata)
+            }
+            #expect(rejected.status == .rejected && rejected.decisionReason == "数据不足" && rejected.reason == "试用暂停")
+            #expect(try await grade() == "A")
+
+            let audit = try await cluster.visits(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "customer"; $0.entityID = "H-T-00" }, metadata: metadata)
+            }
+            #expect(audit.entries.map(\.action) == ["create", "propose_grade", "confirm_grade", "propose_grade", "reject_grade"])
+            let history = try await cluster.visits(supervisor) { client, metadata in
+                try await client.listGradeChanges(.with { $0.customerID = "H-T-00" }, metadata: metadata)
+            }
+            #expect(Set(history.changes.map(\.status)) == [.confirmed, .rejected])
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM outbox WHERE event_type = 'visits.GradeChanged' AND subscriber = 'scoring'") == "1")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// Story 9: the TOP 3 objections update as visits are submitted; the Monday digest goes out once.
+    @Test func topObjectionsFollowSubmittedVisits() async throws {
+        let cluster = try await Cluster()
+        do {
+            let story = try await setUp(cluster)
+            func top(product: String = "") async throws -> [String] {
+                try await cluster.visits(story.admin) { client, metadata in
+                    try await client.topObjections(.with { $0.productID = product }, metadata: metadata).top.map { "\($0.objectionType)=\($0.count)" }
+                }
+            }
+            #expect(try await top().isEmpty)
+            func record(_ type: Fieldwork_V1_ObjectionType, _ note: String, product: String = "SP-NEW-01") -> Fieldwork_V1_VisitRecord {
+                .with { $0.productIds = [product]; $0.objectionType = type; $0.objectionNote = note }
+            }
+            try await visit(story, rep: story.rep, customer: "H-T-00", at: Self.near(0), record: record(.price, "贵了"))
+            #expect(try await top() == ["PRICE=1"])
+            try await visit(story, rep: story.rep, customer: "H-T-01", at: Self.near(1), record: record(.delivery, "交期三周", product: "TR-201"))
+            try await visit(story, rep: story.rep, customer: "H-T-02", at: Self.near(2), record: record(.delivery, "到货慢"))
+            try await visit(story, rep: story.rep, customer: "H-T-03", at: Self.near(3), record: record(.qualification, "缺注册证"))
+            try await visit(story, rep: story.rep, customer: "H-T-04", at: Self.near(4), record: .with { $0.productIds = ["SP-NEW-01"] })
+            #expect(try await top() == ["DELIVERY=2", "PRICE=1", "QUALIFICATION=1"])
+            #expect(try await top(product: "TR-201") == ["DELIVERY=1"])
+            let notes = try await cluster.visits(story.admin) { client, metadata in try await client.topObjections(.init(), metadata: metadata).top.first?.exampleNotes }
+            #expect(Set(notes ?? []) == ["交期三周", "到货慢"])
+
+            // Next Monday 08:00: last week's digest, once.
+            var calendar = Calendar(identifier: .iso8601)
+            calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+            // The Monday after this ISO week: its digest covers this week, which holds the visits above.
+            let thisWeek = calendar.dateInterval(of: .weekOfYear, for: Date())!.start
+            let nextMonday = calendar.date(byAdding: DateComponents(day: 7, hour: 8), to: thisWeek)!
+            for expected: Int64 in [3, 0] {
+                let ran = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.runJob(.with { $0.name = "objection-digest"; $0.asOf = .init(date: nextMonday) }, metadata: metadata)
+                }
+                #expect(ran.itemsProcessed == expected, "\(ran.summary)")
+            }
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM outbox WHERE event_type = 'visits.ObjectionDigest' AND subscriber = 'notifications'") == "1")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}
