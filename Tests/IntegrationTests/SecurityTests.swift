@@ -60,7 +60,7 @@ import Testing
 
             // A declared RPC that is not built yet answers UNIMPLEMENTED.
             #expect(await code {
-                _ = try await cluster.visits(story.admin) { client, metadata in try await client.funnelReport(.init(), metadata: metadata) }
+                _ = try await cluster.visits(story.admin) { client, metadata in try await client.visitSummary(.init(), metadata: metadata) }
             } == .unimplemented)
 
             // Object-level access: another rep cannot read this rep's visit; their manager can.

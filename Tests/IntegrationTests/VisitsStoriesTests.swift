@@ -236,4 +236,93 @@ import Testing
         }
         await cluster.shutdown()
     }
+
+    /// The funnel moves with visit records (forward only) and SetStage; amendments need a reason.
+    @Test func funnelStagesAndAmendments() async throws {
+        let cluster = try await Cluster()
+        do {
+            let story = try await setUp(cluster)
+            func stage() async throws -> [String] {
+                try await cluster.visits(story.rep) { client, metadata in
+                    try await client.getFunnel(.with { $0.customerID = "H-T-00" }, metadata: metadata).entries.map { "\($0.productLine)=\($0.stage)" }
+                }
+            }
+            var record = DemoData.record(surgeryInDays: nil)
+            record.productIds = ["SP-NEW-01"]
+            record.stageReached = .needsConfirmed
+            try await visit(story, rep: story.rep, customer: "H-T-00", at: Self.near(0), record: record)
+            #expect(try await stage() == ["spine=needsConfirmed"])
+            record.stageReached = .visited
+            try await visit(story, rep: story.rep, customer: "H-T-00", at: Self.near(0), record: record)
+            #expect(try await stage() == ["spine=needsConfirmed"])  // a visit never moves it back
+
+            let quoted = try await cluster.visits(story.rep) { client, metadata in
+                try await client.setStage(.with { $0.customerID = "H-T-00"; $0.productLine = "spine"; $0.stage = .quoted }, metadata: metadata)
+            }
+            #expect(quoted.stage == .quoted && quoted.changedBy == "E1001")
+            let otherRep = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
+            await #expect {
+                _ = try await cluster.visits(otherRep) { client, metadata in
+                    try await client.setStage(.with { $0.customerID = "H-T-00"; $0.productLine = "spine"; $0.stage = .won }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .permissionDenied }
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.setStage(.with { $0.customerID = "H-T-00"; $0.productLine = "dental"; $0.stage = .won }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.hasPrefix("product_line") == true }
+
+            let report = try await cluster.visits(story.admin) { client, metadata in try await client.funnelReport(.init(), metadata: metadata) }
+            let counts = Dictionary(uniqueKeysWithValues: report.stages.map { ($0.stage, $0) })
+            #expect(counts[.needsConfirmed]?.count == 1 && counts[.quoted]?.count == 1)
+            #expect(counts[.needsConfirmed]?.conversionToNext == 1.0)
+            #expect(counts[.quoted]?.conversionToNext == 0)
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM outbox WHERE event_type = 'visits.FunnelStageChanged' AND subscriber = 'scoring'") == "2")
+
+            // Amendments: only of submitted records, with a reason, never of the surgery-support switch.
+            let finalRecord = record
+            let open = try await story.checkIn(at: Self.near(1), customer: "H-T-01")
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.amendVisit(.with { $0.visitID = open.id; $0.record = finalRecord; $0.reason = "补充" }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+            let submitted = try await story.submit(open, surgeryInDays: nil)
+            let amended = {
+                var amended = submitted.record
+                amended.objectionType = .delivery
+                amended.objectionNote = "改为交付问题"
+                return amended
+            }()
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.amendVisit(.with { $0.visitID = submitted.id; $0.record = amended }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.hasPrefix("reason") == true }
+            let withSupport = {
+                var withSupport = amended
+                withSupport.surgerySupport = DemoData.record(surgeryInDays: 3).surgerySupport
+                return withSupport
+            }()
+            await #expect {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.amendVisit(.with { $0.visitID = submitted.id; $0.record = withSupport; $0.reason = "补跟台" }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+            let result = try await cluster.visits(story.rep) { client, metadata in
+                try await client.amendVisit(.with { $0.visitID = submitted.id; $0.record = amended; $0.reason = "记录有误" }, metadata: metadata)
+            }
+            #expect(result.amendments == 1 && result.record.objectionType == .delivery)
+            let top = try await cluster.visits(story.admin) { client, metadata in try await client.topObjections(.init(), metadata: metadata) }
+            #expect(top.top.contains { $0.objectionType == "DELIVERY" && $0.exampleNotes == ["改为交付问题"] })
+            let audit = try await cluster.visits(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "visit"; $0.entityID = submitted.id }, metadata: metadata)
+            }
+            #expect(audit.entries.last?.action == "amend" && audit.entries.last?.reason == "记录有误")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
 }

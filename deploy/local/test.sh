@@ -16,7 +16,9 @@ if [ -z "${FIELDWORK_TEST_PG_PORT:-}" ]; then
   deploy/local/postgres.sh start "$pg_dir" "$FIELDWORK_TEST_PG_PORT"
   started=$pg_dir
 fi
-cleanup() { [ -n "$started" ] && deploy/local/postgres.sh stop "$started"; }
+cleanup() {
+  if [ -n "$started" ]; then deploy/local/postgres.sh stop "$started"; fi
+}
 trap cleanup EXIT
 
 # The integration tests start the real executables: build them first.

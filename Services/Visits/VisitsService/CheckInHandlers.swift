@@ -38,7 +38,7 @@ extension VisitsService {
         let code = try codes.verify(try Input.text(request.code, field: "code", max: 2048, required: true), now: environment.clock.now())
         let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
         return try await environment.command("CheckIn", requestID: request.requestID) { connection, principal, now in
-            let serverTime = now.truncatedToMicroseconds
+            let serverTime = now.roundedToMilliseconds
             // One check-in at a time per rep and customer, so a double tap cannot open two visits.
             _ = try await connection.query(
                 "SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(principal.personID):\(code.customer)"), 0))",
@@ -123,6 +123,12 @@ extension VisitsService {
             let catalogue = try await directory.productNames(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
             try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
             try await visits.submit(id, record: record, checkout: location, at: now, on: connection)
+            if record.stageReached != .unspecified {
+                for line in try await directory.productLines(draft.productIDs, on: connection) {
+                    try await moveStage(customer: visit.customerID, line: line, to: record.stageReached, by: principal, at: now,
+                                        requestID: requestID, onlyForward: true, on: connection)
+                }
+            }
 
             visit.status = .submitted
             visit.record = record
@@ -182,6 +188,42 @@ extension VisitsService {
                             changes: [.init("record", try visit.record.jsonString(), try request.record.jsonString())]),
                 by: principal, at: now, requestID: request.requestID, on: connection)
             visit.record = request.record
+            return visit
+        }
+    }
+
+    /// A submitted record changes only through an amendment with a reason (SPEC §2.3).
+    /// The surgery-support switch is not amendable: its request was sent at submission.
+    func amendVisit(_ request: Fieldwork_V1_AmendVisitRequest) async throws -> Fieldwork_V1_Visit {
+        let id = try visitUUID(request.visitID, field: "visit_id")
+        let reason = try Input.text(request.reason, field: "reason", max: 1000, required: true)
+        let draft = try request.record.domain()
+        return try await environment.command("AmendVisit", requestID: request.requestID) { connection, principal, now in
+            guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
+                throw DomainError.notFound(entity: "visit", id: request.visitID)
+            }
+            guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep amends a visit") }
+            guard visit.status == .submitted else { throw DomainError.failedPrecondition("visit \(request.visitID) is \(visit.status.name); only submitted visits are amended") }
+            guard request.record.surgerySupport == visit.record.surgerySupport else {
+                throw DomainError.failedPrecondition("record.surgery_support: surgery support was requested at submission and cannot be amended")
+            }
+            let catalogue = try await directory.productNames(draft.productIDs, on: connection)
+            // The surgery date was checked at submission; an amendment does not re-judge it against today.
+            var withoutSupport = draft
+            withoutSupport.surgerySupport = nil
+            try withoutSupport.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
+            try await connection.query(
+                """
+                UPDATE visits SET record = \(try request.record.jsonString())::jsonb, amendments = amendments + 1,
+                    objection_type = \(request.record.objectionType.name), product_ids = \(request.record.productIds)
+                WHERE id = \(id)
+                """, logger: environment.logger)
+            try await environment.audit(
+                AuditRecord(entityType: "visit", entityID: visit.id, action: "amend",
+                            changes: [.init("record", try visit.record.jsonString(), try request.record.jsonString())], reason: reason),
+                by: principal, at: now, requestID: request.requestID, on: connection)
+            visit.record = request.record
+            visit.amendments += 1
             return visit
         }
     }
@@ -268,6 +310,7 @@ extension Fieldwork_V1_VisitRecord {
 }
 
 extension Date {
-    /// PostgreSQL keeps microseconds; rounding first makes stored and computed values agree.
-    var truncatedToMicroseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000) }
+    /// A whole number of milliseconds: survives the trip through PostgreSQL's
+    /// microseconds and floating point, so a stored time re-digests exactly.
+    var roundedToMilliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
 }

@@ -77,9 +77,10 @@ struct Watermark: Sendable {
 
     func digest(visitID: UUID, personID: String, customerID: String, position: GeoPosition?, serverTime: Date) -> String {
         let where_ = position.map { String(format: "%.7f,%.7f,%.1f", $0.latitude, $0.longitude, $0.accuracyMeters) } ?? "none"
-        // Microseconds: what a PostgreSQL timestamptz keeps, so the stored time recomputes exactly.
-        let micros = Int64((serverTime.timeIntervalSince1970 * 1_000_000).rounded())
-        let text = "\(visitID.uuidString.lowercased())|\(personID)|\(customerID)|\(where_)|\(micros)"
+        // Milliseconds (the check-in stamps a whole millisecond): the stored value comes
+        // back from PostgreSQL within a microsecond of it, and rounding absorbs that.
+        let millis = Int64((serverTime.timeIntervalSince1970 * 1000).rounded())
+        let text = "\(visitID.uuidString.lowercased())|\(personID)|\(customerID)|\(where_)|\(millis)"
         return HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).map { String(format: "%02x", $0) }.joined()
     }
 }

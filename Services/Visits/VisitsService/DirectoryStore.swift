@@ -269,6 +269,15 @@ struct DirectoryStore: Sendable {
         return products
     }
 
+    /// The distinct product lines of the given products.
+    func productLines(_ ids: [String], on connection: PostgresConnection) async throws -> [String] {
+        var lines: [String] = []
+        for try await line in try await connection.query(
+            "SELECT DISTINCT product_line FROM products WHERE id = ANY (\(ids)) ORDER BY product_line", logger: logger
+        ).decode(String.self) { lines.append(line) }
+        return lines
+    }
+
     /// Names of the given products, in the given order; unknown ids are missing from the result.
     func productNames(_ ids: [String], on connection: PostgresConnection) async throws -> [String: String] {
         var names: [String: String] = [:]

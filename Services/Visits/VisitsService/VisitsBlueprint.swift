@@ -26,6 +26,8 @@ public enum VisitsBlueprint {
             "CheckOut": [.rep, .academic, .kam, .manager],
             "UpdateVisitDraft": [.rep, .academic, .kam, .manager],
             "SubmitVisit": [.rep, .academic, .kam, .manager],
+            "AmendVisit": [.rep, .academic, .kam, .manager],
+            "SetStage": [.rep, .kam, .manager, .director, .admin],
             "VerifyWatermark": [.admin, .manager, .director, .ops],
             "SetDailyPlan": [.rep, .academic, .kam, .manager, .admin],
             "ProposeGradeChange": [.rep, .kam, .manager, .director, .admin],
@@ -106,6 +108,10 @@ struct VisitsService: RegistrableRPCService {
         router.unary(Method.RejectGradeChange.descriptor) { try await rejectGradeChange($0) }
         router.unary(Method.ListGradeChanges.descriptor) { try await listGradeChanges($0) }
         router.unary(Method.TopObjections.descriptor) { try await topObjections($0) }
+        router.unary(Method.SetStage.descriptor) { try await setStage($0) }
+        router.unary(Method.GetFunnel.descriptor) { try await getFunnel($0) }
+        router.unary(Method.FunnelReport.descriptor) { try await funnelReport($0) }
+        router.unary(Method.AmendVisit.descriptor) { try await amendVisit($0) }
 
         router.unary(Method.Deliver.descriptor) { request in
             // Visits consumes no other service's events yet; deliveries are recorded (deduplicated) and acknowledged.

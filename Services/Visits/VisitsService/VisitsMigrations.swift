@@ -118,5 +118,25 @@ enum VisitsMigrations {
             );
             CREATE INDEX visits_objections ON visits (checked_out_at) WHERE status = 'SUBMITTED' AND objection_type <> '';
             """),
+        Migration(103, "funnel", """
+            CREATE TABLE funnel (
+                customer_id  text NOT NULL REFERENCES customers (id),
+                product_line text NOT NULL,
+                stage        text NOT NULL,
+                changed_by   text NOT NULL,
+                changed_at   timestamptz NOT NULL,
+                PRIMARY KEY (customer_id, product_line)
+            );
+            CREATE TABLE funnel_changes (
+                seq          bigserial PRIMARY KEY,
+                customer_id  text NOT NULL,
+                product_line text NOT NULL,
+                from_stage   text NOT NULL,
+                to_stage     text NOT NULL,
+                actor_id     text NOT NULL,
+                at           timestamptz NOT NULL
+            );
+            CREATE INDEX funnel_changes_at ON funnel_changes (at);
+            """),
     ]
 }
