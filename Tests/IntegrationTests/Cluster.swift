@@ -230,3 +230,18 @@ struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Cluster {
+    /// A cluster for one test, always shut down (processes killed, databases
+    /// dropped) whether the test passes or throws.
+    static func with(createDatabases: Set<Service> = Set(Service.allCases), _ body: (Cluster) async throws -> Void) async throws {
+        let cluster = try await Cluster(createDatabases: createDatabases)
+        do {
+            try await body(cluster)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}

@@ -11,8 +11,7 @@ import Glibc
 @Suite(.serialized) struct LifecycleTests {
     @Test func healthIsServingOnlyAfterMigrationsRan() async throws {
         // The visits database does not exist yet: the service starts, but cannot migrate.
-        let cluster = try await Cluster(createDatabases: [.workflows, .scoring, .notifications])
-        do {
+        try await Cluster.with(createDatabases: [.workflows, .scoring, .notifications]) { cluster in
             try cluster.start(.visits)
             try await cluster.eventually("health answers") { await cluster.health(.visits) != nil }
             #expect(await cluster.health(.visits) == .notServing)
@@ -39,16 +38,11 @@ import Glibc
             #expect(seen.withLock { $0 } == [.notServing, .serving])
             #expect(try cluster.scalar(.visits, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,100,101,102,103")
             #expect(try cluster.scalar(.visits, "SELECT to_regclass('visits') IS NOT NULL") == "t")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     @Test func sigtermFinishesTheInFlightCallAndExitsZero() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try cluster.start(.visits)
             try await cluster.waitUntilServing(.visits)
             let story = try await Story(cluster)
@@ -78,10 +72,6 @@ import Glibc
             #expect(try cluster.scalar(.visits, "SELECT count(*) FROM customers") == String(rows))
             // Stopped means stopped: nothing listens any more.
             #expect(await cluster.health(.visits) == nil)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

@@ -11,8 +11,7 @@ import Glibc
     /// (a) workflows is killed with SIGKILL after visits accepted records, then
     /// restarted: every request gets exactly its three cards.
     @Test func workflowsKilledMidFlowLosesAndDoublesNothing() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -44,18 +43,13 @@ import Glibc
             // Numbers are consecutive per day: no gaps, no duplicates.
             let today = DemoData.shanghaiToday()
             #expect(Set(cards.map(\.number)) == Set((1...12).map { String(format: "GT-\(today)-%04d", $0) }))
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// (b) notifications is down while the story runs and started later: every
     /// inbox item arrives, exactly once.
     @Test func notificationsDownDuringTheFlowGetsEveryItemOnce() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -85,17 +79,12 @@ import Glibc
                 }
             }
             #expect(try cluster.scalar(.notifications, "SELECT count(*) FROM inbox_items") == "10")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// (d) a surgery date before today is INVALID_ARGUMENT and nothing is written in any service.
     @Test func aPastSurgeryDateIsRefusedAndWritesNothingAnywhere() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -127,10 +116,6 @@ import Glibc
             // The same visit with a valid date then goes through.
             _ = try await story.submit(visit, surgeryInDays: 0)
             try await cluster.eventually("three cards") { try await story.cards().count == 3 }
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

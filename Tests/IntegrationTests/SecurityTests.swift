@@ -7,8 +7,7 @@ import Testing
 /// (e) authentication, roles and object-level access; refused check-in codes.
 @Suite(.serialized) struct SecurityTests {
     @Test func tokensRolesAndCodesAreEnforced() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -60,7 +59,7 @@ import Testing
 
             // A declared RPC that is not built yet answers UNIMPLEMENTED.
             #expect(await code {
-                _ = try await cluster.visits(story.admin) { client, metadata in try await client.visitSummary(.init(), metadata: metadata) }
+                _ = try await cluster.visits(story.admin) { client, metadata in try await client.rotateCheckinKey(.init(), metadata: metadata) }
             } == .unimplemented)
 
             // Object-level access: another rep cannot read this rep's visit; their manager can.
@@ -109,10 +108,6 @@ import Testing
             let first = try await story.checkIn(at: DemoData.insideZheyi, customer: "H-ZJ-002", requestID: "retry-1")
             let again = try await story.checkIn(at: DemoData.twoKilometresAway, customer: "H-ZJ-002", requestID: "retry-1")
             #expect(first == again)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

@@ -6,8 +6,7 @@ import Testing
 /// SPEC §6 story 1 across the four executables, over TCP.
 @Suite(.serialized) struct StoryOneTests {
     @Test func aCheckInWithSurgerySupportBecomesThreeNumberedCardsInTheDepartmentsInboxes() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -76,16 +75,11 @@ import Testing
             }
             #expect(audit.entries.map(\.action) == ["check_in", "submit"])
             #expect(audit.entries.allSatisfy { $0.actorPersonID == "E1001" && $0.actorRole == "rep" })
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     @Test func checkInsWithoutGPSAreVoidAndFarAwayOnesAreFlagged() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             try await cluster.startAll()
             let story = try await Story(cluster)
             try await story.importDirectory()
@@ -111,10 +105,6 @@ import Testing
                 return error?.code == .invalidArgument && error?.message.contains("location.latitude") == true
             }
             #expect(try cluster.scalar(.visits, "SELECT count(*) FROM visits") == before)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

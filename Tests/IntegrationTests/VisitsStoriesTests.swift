@@ -36,8 +36,7 @@ import Testing
 
     /// Story 4: 10 planned and 9 valid visits → 90 %; 10/10 → 100 %; the 18:00 close publishes both once.
     @Test func dailyPlanCompletionAndTheDayClose() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             let story = try await setUp(cluster)
             let today = DemoData.shanghaiDate(daysFromToday: 0)
             let rep2 = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
@@ -98,17 +97,12 @@ import Testing
                 try await client.getDailyPlan(.with { $0.day = today }, metadata: metadata)
             }
             #expect(plan.closed && plan.visits.count == 10)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// Story 6: a rep proposes B→A; nothing changes until the supervisor confirms.
     @Test func gradeChangesNeedTheSupervisorsConfirmation() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             let story = try await setUp(cluster)
             func grade() async throws -> String {
                 try await cluster.visits(story.rep) { client, metadata in try await client.getCustomer(.with { $0.id = "H-T-00" }, metadata: metadata).grade }
@@ -185,17 +179,12 @@ import Testing
             }
             #expect(Set(history.changes.map(\.status)) == [.confirmed, .rejected])
             #expect(try cluster.scalar(.visits, "SELECT count(*) FROM outbox WHERE event_type = 'visits.GradeChanged' AND subscriber = 'scoring'") == "1")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// Story 9: the TOP 3 objections update as visits are submitted; the Monday digest goes out once.
     @Test func topObjectionsFollowSubmittedVisits() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             let story = try await setUp(cluster)
             func top(product: String = "") async throws -> [String] {
                 try await cluster.visits(story.admin) { client, metadata in
@@ -214,6 +203,16 @@ import Testing
             try await visit(story, rep: story.rep, customer: "H-T-04", at: Self.near(4), record: .with { $0.productIds = ["SP-NEW-01"] })
             #expect(try await top() == ["DELIVERY=2", "PRICE=1", "QUALIFICATION=1"])
             #expect(try await top(product: "TR-201") == ["DELIVERY=1"])
+
+            // The manager's view of the same week: per rep and customer, products, objections, intents.
+            let manager = try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")
+            let summary = try await cluster.visits(manager) { client, metadata in try await client.visitSummary(.init(), metadata: metadata) }
+            #expect(summary.rows.count == 5)
+            #expect(summary.rows.allSatisfy { $0.repID == "E1001" && $0.visits == 1 })
+            #expect(summary.rows.first { $0.customerID == "H-T-01" }?.productMentions == ["TR-201": 1])
+            #expect(summary.rows.first { $0.customerID == "H-T-02" }?.objections == ["DELIVERY": 1])
+            let otherRep = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
+            #expect(try await cluster.visits(otherRep) { client, metadata in try await client.visitSummary(.init(), metadata: metadata) }.rows.isEmpty)
             let notes = try await cluster.visits(story.admin) { client, metadata in try await client.topObjections(.init(), metadata: metadata).top.first?.exampleNotes }
             #expect(Set(notes ?? []) == ["交期三周", "到货慢"])
 
@@ -230,17 +229,12 @@ import Testing
                 #expect(ran.itemsProcessed == expected, "\(ran.summary)")
             }
             #expect(try cluster.scalar(.visits, "SELECT count(*) FROM outbox WHERE event_type = 'visits.ObjectionDigest' AND subscriber = 'notifications'") == "1")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// The funnel moves with visit records (forward only) and SetStage; amendments need a reason.
     @Test func funnelStagesAndAmendments() async throws {
-        let cluster = try await Cluster()
-        do {
+        try await Cluster.with { cluster in
             let story = try await setUp(cluster)
             func stage() async throws -> [String] {
                 try await cluster.visits(story.rep) { client, metadata in
@@ -319,10 +313,6 @@ import Testing
                 try await client.listAudit(.with { $0.entityType = "visit"; $0.entityID = submitted.id }, metadata: metadata)
             }
             #expect(audit.entries.last?.action == "amend" && audit.entries.last?.reason == "记录有误")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

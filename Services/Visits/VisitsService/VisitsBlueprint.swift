@@ -112,6 +112,7 @@ struct VisitsService: RegistrableRPCService {
         router.unary(Method.GetFunnel.descriptor) { try await getFunnel($0) }
         router.unary(Method.FunnelReport.descriptor) { try await funnelReport($0) }
         router.unary(Method.AmendVisit.descriptor) { try await amendVisit($0) }
+        router.unary(Method.VisitSummary.descriptor) { try await visitSummary($0) }
 
         router.unary(Method.Deliver.descriptor) { request in
             // Visits consumes no other service's events yet; deliveries are recorded (deduplicated) and acknowledged.
