@@ -59,7 +59,7 @@ import Testing
 
             // A declared RPC that is not built yet answers UNIMPLEMENTED.
             #expect(await code {
-                _ = try await cluster.visits(story.admin) { client, metadata in try await client.rotateCheckinKey(.init(), metadata: metadata) }
+                _ = try await cluster.workflows(story.admin) { client, metadata in try await client.acknowledgeCard(.init(), metadata: metadata) }
             } == .unimplemented)
 
             // Object-level access: another rep cannot read this rep's visit; their manager can.
@@ -103,6 +103,35 @@ import Testing
                     return error?.code == .invalidArgument && error?.message.hasPrefix("code:") == true
                 }
             }
+
+            // Key rotation: old codes keep working until their key is retired; then they are refused.
+            let oldCode = try await story.code()
+            #expect(await code {
+                _ = try await cluster.visits(story.rep) { client, metadata in try await client.rotateCheckinKey(.init(), metadata: metadata) }
+            } == .permissionDenied)
+            let rotated = try await cluster.visits(story.admin) { client, metadata in try await client.rotateCheckinKey(.init(), metadata: metadata) }
+            #expect(rotated.acceptedKeyIds == [rotated.activeKeyID, "it1"])
+            let newCode = try await cluster.visits(story.admin) { client, metadata in
+                try await client.issueCheckinCode(.with { $0.customerID = "H-ZJ-002" }, metadata: metadata)
+            }
+            #expect(newCode.keyID == rotated.activeKeyID)
+            let checkInWith: @Sendable (String) async throws -> Void = { code in
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.checkIn(.with { $0.code = code; $0.location = DemoData.insideZheyi }, metadata: metadata)
+                }
+            }
+            #expect(await code { try await checkInWith(oldCode) } == nil)
+            #expect(await code {
+                _ = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.rotateCheckinKey(.with { $0.retireKeyIds = ["nope"] }, metadata: metadata)
+                }
+            } == .invalidArgument)
+            let retired = try await cluster.visits(story.admin) { client, metadata in
+                try await client.rotateCheckinKey(.with { $0.retireKeyIds = ["it1"] }, metadata: metadata)
+            }
+            #expect(!retired.acceptedKeyIds.contains("it1") && retired.acceptedKeyIds.contains(rotated.activeKeyID))
+            #expect(await code { try await checkInWith(oldCode) } == .invalidArgument)
+            #expect(await code { try await checkInWith(newCode.token) } == nil)
 
             // Idempotency: a retried check-in with the same request id returns the first result.
             let first = try await story.checkIn(at: DemoData.insideZheyi, customer: "H-ZJ-002", requestID: "retry-1")

@@ -14,7 +14,9 @@ extension VisitsService {
         if request.hasExpiresAt, request.expiresAt.date <= now {
             throw DomainError.invalidArgument(field: "expires_at", message: "is in the past")
         }
-        let customer = try await environment.postgres.withConnection { try await directory.customer(customerID, on: $0) }
+        let (customer, signer) = try await environment.postgres.withConnection { connection in
+            (try await directory.customer(customerID, on: connection), try await keyring.signer(on: connection))
+        }
         guard let customer else { throw DomainError.notFound(entity: "customer", id: customerID) }
         if !department.isEmpty, !customer.0.departments.contains(department) {
             throw DomainError.invalidArgument(field: "department", message: "'\(department)' is not a department of \(customer.0.name)")
@@ -22,12 +24,20 @@ extension VisitsService {
         let payload = CheckinCodeSigner.Payload(
             customer: customerID, department: department, issuedAt: Int64(now.timeIntervalSince1970),
             expiresAt: request.hasExpiresAt ? Int64(request.expiresAt.date.timeIntervalSince1970) : nil)
+        let token = try signer.issue(payload)
         return .with {
-            $0.token = (try? codes.issue(payload)) ?? ""
-            $0.keyID = codes.activeKeyID
+            $0.token = token
+            $0.keyID = signer.activeKeyID
             $0.customerID = customerID
             $0.department = department
             if request.hasExpiresAt { $0.expiresAt = request.expiresAt }
+        }
+    }
+
+    func rotateCheckinKey(_ request: Fieldwork_V1_RotateCheckinKeyRequest) async throws -> Fieldwork_V1_RotateCheckinKeyResponse {
+        let retire = try request.retireKeyIds.map { try Input.text($0, field: "retire_key_ids", max: 64, required: true) }
+        return try await environment.command("RotateCheckinKey", requestID: request.requestID) { connection, principal, now in
+            try await keyring.rotate(retire: retire, by: principal, at: now, requestID: request.requestID, on: connection)
         }
     }
 
@@ -35,7 +45,8 @@ extension VisitsService {
     /// No GPS → VOID; outside the fence → OUT_OF_RANGE with the distance; a repeat
     /// within 10 minutes returns the open visit (SPEC §2.2).
     func checkIn(_ request: Fieldwork_V1_CheckInRequest) async throws -> Fieldwork_V1_Visit {
-        let code = try codes.verify(try Input.text(request.code, field: "code", max: 2048, required: true), now: environment.clock.now())
+        let text = try Input.text(request.code, field: "code", max: 2048, required: true)
+        let code = try await environment.postgres.withConnection { try await keyring.signer(on: $0) }.verify(text, now: environment.clock.now())
         let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
         return try await environment.command("CheckIn", requestID: request.requestID) { connection, principal, now in
             let serverTime = now.roundedToMilliseconds

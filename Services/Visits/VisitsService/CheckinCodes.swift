@@ -17,16 +17,26 @@ struct CheckinCodeSigner: Sendable {
 
     /// `spec`: "kid=secret,kid2=secret2"; the first key signs new codes.
     init(spec: String) throws {
-        var keys: [(String, SymmetricKey)] = []
+        self.keys = try Self.parse(spec).map { ($0.id, SymmetricKey(data: Data($0.secret.utf8))) }
+    }
+
+    /// Keys newest first: the first signs, all verify.
+    init(keys: [(id: String, secret: [UInt8])]) throws {
+        guard !keys.isEmpty else { throw DomainError.failedPrecondition("no active check-in key; rotate one in") }
+        self.keys = keys.map { ($0.id, SymmetricKey(data: $0.secret)) }
+    }
+
+    static func parse(_ spec: String) throws -> [(id: String, secret: String)] {
+        var keys: [(String, String)] = []
         for entry in spec.split(separator: ",") {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber }), parts[1].utf8.count >= 16 else {
                 throw DomainError.invalidArgument(field: "CHECKIN_KEYS", message: "entries must be kid=secret, kid alphanumeric, secret ≥ 16 bytes")
             }
-            keys.append((parts[0], SymmetricKey(data: Data(parts[1].utf8))))
+            keys.append((parts[0], parts[1]))
         }
         guard !keys.isEmpty else { throw DomainError.invalidArgument(field: "CHECKIN_KEYS", message: "at least one key is required") }
-        self.keys = keys
+        return keys
     }
 
     var activeKeyID: String { keys[0].id }

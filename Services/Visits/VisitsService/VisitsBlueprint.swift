@@ -12,7 +12,7 @@ public enum VisitsBlueprint {
         defaultMetricsPort: 9101,
         settings: [
             Setting("CHECKIN_KEYS", default: nil,
-                    help: "check-in code keys 'kid=secret,…'; the first signs, all verify (drop a key to retire it)", secret: true),
+                    help: "initial check-in code keys 'kid=secret,…' (first = signing key); later keys come from RotateCheckinKey", secret: true),
             Setting("WATERMARK_KEY", default: nil, help: "HMAC key of the GPS watermark on visit records", secret: true),
             Setting("PLAN_CHECK_TIME", default: "18:00", help: "local time the plan-day-close job closes each rep's day"),
             Setting("OBJECTION_DIGEST_TIME", default: "08:00", help: "local time on Mondays the objection digest goes to marketing"),
@@ -22,6 +22,7 @@ public enum VisitsBlueprint {
             "UpsertPerson": [.admin], "UpsertDepartment": [.admin], "UpsertCustomer": [.admin], "UpsertProduct": [.admin],
             "ImportCsv": [.admin], "ExportCsv": [.admin],
             "IssueCheckinCode": [.admin, .manager],
+            "RotateCheckinKey": [.admin],
             "CheckIn": [.rep, .academic, .kam, .manager],
             "CheckOut": [.rep, .academic, .kam, .manager],
             "UpdateVisitDraft": [.rep, .academic, .kam, .manager],
@@ -66,12 +67,12 @@ struct VisitsService: RegistrableRPCService {
     let environment: ServiceEnvironment
     let directory: DirectoryStore
     let visits: VisitStore
-    let codes: CheckinCodeSigner
+    let keyring: CheckinKeyring
 
     init(environment: ServiceEnvironment) throws {
         self.environment = environment
         directory = DirectoryStore(environment: environment)
-        codes = try CheckinCodeSigner(spec: environment.configuration.string("CHECKIN_KEYS"))
+        keyring = try CheckinKeyring(environment: environment)
         visits = VisitStore(
             environment: environment, directory: directory,
             watermark: try Watermark(secret: environment.configuration.string("WATERMARK_KEY")))
@@ -92,6 +93,7 @@ struct VisitsService: RegistrableRPCService {
         router.unary(Method.ExportCsv.descriptor) { try await exportCsv($0) }
 
         router.unary(Method.IssueCheckinCode.descriptor) { try await issueCheckinCode($0) }
+        router.unary(Method.RotateCheckinKey.descriptor) { try await rotateCheckinKey($0) }
         router.unary(Method.CheckIn.descriptor) { try await checkIn($0) }
         router.unary(Method.CheckOut.descriptor) { try await checkOut($0) }
         router.unary(Method.VerifyWatermark.descriptor) { try await verifyWatermark($0) }

@@ -138,5 +138,13 @@ enum VisitsMigrations {
             );
             CREATE INDEX funnel_changes_at ON funnel_changes (at);
             """),
+        Migration(104, "check-in keys", """
+            CREATE TABLE checkin_keys (
+                id         text PRIMARY KEY,
+                secret     bytea NOT NULL,
+                created_at timestamptz NOT NULL,
+                retired_at timestamptz
+            );
+            """),
     ]
 }
