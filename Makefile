@@ -1,5 +1,5 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run test build generate check-generated
+.PHONY: run test build generate check-generated bench-visits
 
 run:            ## the whole system on this machine, playing SPEC §6 story 1
 	deploy/local/run.sh
@@ -16,3 +16,6 @@ generate:       ## regenerate Shared/FieldworkProto from Proto/
 check-generated: ## fail when the committed generated code differs from a fresh generation
 	rm -rf .build/generated-check && Proto/generate.sh .build/generated-check
 	diff -r Shared/FieldworkProto .build/generated-check
+
+bench-visits:   ## CheckIn+SubmitVisit throughput and latency vs the PostgreSQL ceiling (release build)
+	deploy/local/bench-visits.sh

@@ -93,6 +93,11 @@ let package = Package(
                 dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO, argumentParser],
                 path: "Clients/fieldctl"
             ),
+            .executableTarget(
+                name: "fieldwork-bench-visits",
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
+                path: "Benchmarks/VisitsBenchmark"
+            ),
             .testTarget(name: "FieldworkDomainTests", dependencies: ["FieldworkDomain"], path: "Tests/FieldworkDomainTests"),
             .testTarget(
                 name: "ServiceTests",

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make bench-visits`: CheckIn + SubmitVisit over TCP at concurrency 32 and 128
+# against a release build of the visits service, then the PostgreSQL ceiling for
+# the same writes (pgbench via ../shared/bench/pg-ceiling) in the same run, and
+# the ratio. Figures, not a pass/fail test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+pg_port=${FIELDWORK_BENCH_PG_PORT:-55434}
+pg_dir=/tmp/fieldwork-bench-pg-$pg_port
+pairs=${PAIRS:-4000}
+ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
+secret=bench-secret-0123456789abcdefghijklmnop
+
+deploy/local/postgres.sh ensure-installed
+deploy/local/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"
+deploy/local/postgres.sh start "$pg_dir" "$pg_port"
+deploy/local/postgres.sh create-db "$pg_dir" "$pg_port" fieldwork_visits bench-password
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  deploy/local/postgres.sh stop "$pg_dir"
+}
+trap cleanup EXIT
+
+config=${CONFIG:-release}   # CONFIG=debug reuses the test build (slower service, figures not comparable)
+echo "building $config binaries…" >&2
+swift build -c "$config" --product fieldwork-visits >&2
+swift build -c "$config" --product fieldwork-bench-visits >&2
+bin=$(swift build -c "$config" --show-bin-path)
+
+# Three subscribers on closed ports: each event is written as three outbox rows, as in production.
+FIELDWORK_VISITS_DATABASE_URL=postgres://fieldwork_visits:bench-password@127.0.0.1:$pg_port/fieldwork_visits \
+FIELDWORK_VISITS_DATABASE_POOL_SIZE=32 FIELDWORK_VISITS_PORT=7191 FIELDWORK_VISITS_METRICS_PORT=-1 \
+FIELDWORK_VISITS_JWT_SECRET=$secret FIELDWORK_VISITS_LOG_LEVEL=warning \
+FIELDWORK_VISITS_SUBSCRIBERS=workflows=127.0.0.1:9,scoring=127.0.0.1:9,notifications=127.0.0.1:9 \
+FIELDWORK_VISITS_CHECKIN_KEYS=b1=bench-checkin-key-0123456789 FIELDWORK_VISITS_WATERMARK_KEY=bench-watermark-key-0123456789 \
+  "$bin/fieldwork-visits" >/tmp/fieldwork-bench-visits.log 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/7191) 2>/dev/null && break
+  sleep 0.2
+done
+sleep 1
+
+bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)
+echo "$bench"
+
+# The same writes straight into PostgreSQL: a visit row and its audit entry at
+# check-in; the update, its audit entry and three outbox rows at submit.
+script=$(mktemp)
+cat > "$script" <<'SQL'
+\set n random(1, 1000000000)
+BEGIN;
+INSERT INTO visits (id, rep_id, customer_id, status, out_of_range, distance_m, checkin_latitude, checkin_longitude, checkin_accuracy_m, checked_in_at, checkin_department, watermark)
+  VALUES (gen_random_uuid(), 'PGB', 'BENCH-1', 'OPEN', false, 50, 30.01, 120.0, 5, now(), '', md5(:n::text));
+INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
+  VALUES (gen_random_uuid(), now(), 'PGB', 'rep', 'visit', :n::text, 'check_in', '[{"field":"status","before":"","after":"OPEN"}]');
+COMMIT;
+BEGIN;
+UPDATE visits SET status = 'SUBMITTED', record = '{"productIds":["BENCH-P"],"objectionType":"OBJECTION_TYPE_PRICE"}', objection_type = 'PRICE', product_ids = '{BENCH-P}', checked_out_at = now()
+  WHERE id = (SELECT id FROM visits WHERE rep_id = 'PGB' AND status = 'OPEN' ORDER BY checked_in_at DESC LIMIT 1 FOR UPDATE SKIP LOCKED);
+INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
+  VALUES (gen_random_uuid(), now(), 'PGB', 'rep', 'visit', :n::text, 'submit', '[{"field":"status","before":"OPEN","after":"SUBMITTED"}]');
+INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  SELECT gen_random_uuid(), s, 'visit:' || :n, 'visits.VisitSubmitted', '\x0a', now(), now() + interval '1 day'
+  FROM unnest(ARRAY['workflows', 'scoring', 'notifications']) s;
+COMMIT;
+SQL
+ceiling_line=$(bash "$ceiling" --script "$script" --clients 32 --seconds 10 -- -h 127.0.0.1 -p "$pg_port" -U postgres fieldwork_visits)
+rm -f "$script"
+echo "$ceiling_line"
+tps=$(echo "$ceiling_line" | sed -n 's/^pg-ceiling tx\/s: \([0-9.]*\).*/\1/p')
+# pgbench counts each script run as one transaction: one check-in + submit pair.
+for level in 32 128; do
+  pairs_s=$(echo "$bench" | sed -n "s/^bench-visits pairs\/s at $level: \([0-9.]*\)/\1/p")
+  awk -v s="$pairs_s" -v p="$tps" -v c="$level" 'BEGIN { printf "ratio at concurrency %d: %.2f (service %.0f pairs/s, PostgreSQL %.0f pairs/s)\n", c, s / p, s, p }'
+done
