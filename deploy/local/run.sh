@@ -16,7 +16,9 @@ export FIELDWORK_JWT_SECRET=${FIELDWORK_JWT_SECRET:-fieldwork-local-development-
 
 pids=()
 stop_all() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C must not cut the clean-up short.
+  trap '' INT TERM
+  trap - EXIT
   echo; echo "stopping services…"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -135,4 +137,6 @@ cat <<TXT
   curl -s 127.0.0.1:9101/metrics | grep fieldwork_rpc_total
 Press Ctrl-C to stop everything.
 TXT
-while true; do sleep 3600; done
+# `wait` returns as soon as a signal arrives (a foreground `sleep` would delay the trap).
+wait "${pids[@]}" || true
+echo "a service stopped by itself; see $run_dir/logs" >&2
