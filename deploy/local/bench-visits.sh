@@ -45,20 +45,22 @@ sleep 1
 bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)
 echo "$bench"
 
-# The same writes straight into PostgreSQL: a visit row and its audit entry at
-# check-in; the update, its audit entry and three outbox rows at submit.
+# The same writes straight into PostgreSQL, keyed like the service's (by primary
+# key): a visit row and its audit entry at check-in; the locked read, update, its
+# audit entry and three outbox rows at submit. One script run = one pair.
 script=$(mktemp)
 cat > "$script" <<'SQL'
-\set n random(1, 1000000000)
+\set n random(1, 1000000000000)
 BEGIN;
 INSERT INTO visits (id, rep_id, customer_id, status, out_of_range, distance_m, checkin_latitude, checkin_longitude, checkin_accuracy_m, checked_in_at, checkin_department, watermark)
-  VALUES (gen_random_uuid(), 'PGB', 'BENCH-1', 'OPEN', false, 50, 30.01, 120.0, 5, now(), '', md5(:n::text));
+  VALUES (md5(:n::text)::uuid, 'PGB', 'BENCH-1', 'OPEN', false, 50, 30.01, 120.0, 5, now(), '', md5(:n::text));
 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
   VALUES (gen_random_uuid(), now(), 'PGB', 'rep', 'visit', :n::text, 'check_in', '[{"field":"status","before":"","after":"OPEN"}]');
 COMMIT;
 BEGIN;
+SELECT id FROM visits WHERE id = md5(:n::text)::uuid FOR UPDATE;
 UPDATE visits SET status = 'SUBMITTED', record = '{"productIds":["BENCH-P"],"objectionType":"OBJECTION_TYPE_PRICE"}', objection_type = 'PRICE', product_ids = '{BENCH-P}', checked_out_at = now()
-  WHERE id = (SELECT id FROM visits WHERE rep_id = 'PGB' AND status = 'OPEN' ORDER BY checked_in_at DESC LIMIT 1 FOR UPDATE SKIP LOCKED);
+  WHERE id = md5(:n::text)::uuid;
 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
   VALUES (gen_random_uuid(), now(), 'PGB', 'rep', 'visit', :n::text, 'submit', '[{"field":"status","before":"OPEN","after":"SUBMITTED"}]');
 INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
