@@ -1,5 +1,5 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run test build generate check-generated bench-visits
+.PHONY: run test build generate check-generated bench-visits bench-workflows
 
 run:            ## the whole system on this machine, playing SPEC §6 story 1
 	deploy/local/run.sh
@@ -19,3 +19,6 @@ check-generated: ## fail when the committed generated code differs from a fresh 
 
 bench-visits:   ## CheckIn+SubmitVisit throughput and latency vs the PostgreSQL ceiling (release build)
 	deploy/local/bench-visits.sh
+
+bench-workflows:   ## escalation sweep over 1M open cards (plan + time), card create/update throughput vs the PostgreSQL ceiling
+	deploy/local/bench-workflows.sh

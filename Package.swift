@@ -98,6 +98,11 @@ let package = Package(
                 dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
                 path: "Benchmarks/VisitsBenchmark"
             ),
+            .executableTarget(
+                name: "fieldwork-bench-workflows",
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
+                path: "Benchmarks/WorkflowsBenchmark"
+            ),
             .testTarget(name: "FieldworkDomainTests", dependencies: ["FieldworkDomain"], path: "Tests/FieldworkDomainTests"),
             .testTarget(
                 name: "ServiceTests",

@@ -108,6 +108,12 @@ public struct ServiceConfiguration: Sendable {
         return value
     }
 
+    public func positiveInt(_ name: String) throws -> Int {
+        let value = try int(name)
+        guard value > 0 else { throw ConfigurationError(description: "\(prefix + name) must be positive, got \(value)") }
+        return value
+    }
+
     public func bool(_ name: String) -> Bool { ["1", "on", "true", "yes"].contains(string(name).lowercased()) }
 
     public func milliseconds(_ name: String) throws -> Duration { .milliseconds(try int(name)) }

@@ -138,6 +138,8 @@ public enum FieldworkServer {
         let drain = try configuration.int("DRAIN_SECONDS")
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(drain + 5)
+        // A handler that ignores cancellation must not keep a stopped service alive: after this, the process ends.
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("stopped")
     }

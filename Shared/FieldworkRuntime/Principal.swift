@@ -24,6 +24,9 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
         return current
     }
 
+    /// The actor recorded for a scheduled job's changes (audit, timelines).
+    public static func job(_ name: String) -> Principal { Principal(personID: "job:\(name)", roles: [.service]) }
+
     public func has(_ role: Role) -> Bool { roles.contains(role) }
     public func hasAny(_ wanted: Set<Role>) -> Bool { !roles.isDisjoint(with: wanted) }
 

@@ -36,4 +36,17 @@ extension RPCRouter {
             }
         }
     }
+
+    public mutating func clientStreaming<Input: Message & Sendable, Output: Message & Sendable>(
+        _ descriptor: MethodDescriptor,
+        _ handler: @escaping @Sendable (RPCAsyncSequence<Input, any Error>) async throws -> Output
+    ) {
+        registerHandler(
+            forMethod: descriptor,
+            deserializer: ProtobufDeserializer<Input>(),
+            serializer: ProtobufSerializer<Output>()
+        ) { request, context in
+            StreamingServerResponse(single: ServerResponse(message: try await handler(request.messages)))
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import FieldworkDomain
 import FieldworkProto
 import Foundation
 
@@ -15,7 +16,20 @@ enum DemoData {
         LG01,周杰,,zhoujie,logistics,杭州,D3001,dept_head
         LG02,吴磊,,wulei,logistics,杭州,LG01,ops
         CP01,郑洁,,zhengjie,compliance,杭州,D3001,dept_head
+        GM01,陈总,,chenzong,management,杭州,,director
+        FN01,钱芳,,qianfang,finance,杭州,GM01,dept_head
         """
+    /// Departments with their heads (UpsertDepartment, after the people).
+    static let departments: [(code: String, name: String, head: String)] = [
+        ("marketing", "市场部", "MK01"), ("logistics", "物流部", "LG01"), ("compliance", "合规部", "CP01"),
+        ("finance", "财务部", "FN01"), ("management", "总经办", "GM01"), ("sales", "销售部", "M2001"),
+    ]
+    /// Roles and department of each person, for their tokens.
+    static let staff: [String: (roles: Set<Role>, department: String)] = [
+        "D3001": ([.director], "management"), "M2001": ([.manager], "sales"), "E1001": ([.rep], "sales"), "E1002": ([.rep], "sales"),
+        "MK01": ([.deptHead], "marketing"), "MK02": ([.rep], "marketing"), "LG01": ([.deptHead], "logistics"), "LG02": ([.ops], "logistics"),
+        "CP01": ([.deptHead], "compliance"), "FN01": ([.deptHead], "finance"), "GM01": ([.director], "management"),
+    ]
     static let departmentMembers = ["marketing": ["MK01", "MK02"], "logistics": ["LG01", "LG02"], "compliance": ["CP01"]]
 
     static let customers = """

@@ -21,15 +21,37 @@ struct InboxStore: Sendable {
                 // refuse, so the relay retries this event later instead of it reaching nobody.
                 throw DomainError.failedPrecondition("no members of department '\(card.department)' in the directory copy yet")
             }
-            let dueAt = environment.calendar.day(of: card.dueAt.date).description + " "
-                + Self.clockTime(card.dueAt.date, in: environment.calendar.timeZone)
+            let dueAt = dayAndTime(card.dueAt.date)
             try await deliver(event, to: members, variables: [
                 "number": card.number, "title": card.title, "description": card.description_p, "department": card.department,
                 "customer_name": card.customerName, "due_at": dueAt, "card_id": card.cardID, "request_id": card.requestID,
             ], on: connection)
+        case .cardEscalated(let escalation):
+            // The head or director the card escalated to; the department's members know already.
+            try await deliver(event, to: escalation.escalatedTo.isEmpty ? [] : [escalation.escalatedTo], variables: [
+                "number": escalation.number, "department": escalation.department, "card_id": escalation.cardID,
+                "level_name": escalation.level == 1 ? "部门负责人" : "总监",
+                "overdue_since": dayAndTime(escalation.overdueSince.date),
+            ], on: connection)
+        case .requestCompleted(let completed):
+            try await deliver(event, to: [completed.requesterID], variables: [
+                "request_id": completed.requestID, "completed_at": dayAndTime(completed.completedAt.date),
+            ], on: connection)
+        case .approvalStepPending(let pending):
+            try await deliver(event, to: [pending.approverID], variables: [
+                "approval_id": pending.approvalID, "subject": pending.subject, "step": String(pending.step + 1),
+            ], on: connection)
+        case .approvalDecided(let decided):
+            try await deliver(event, to: [decided.submitterID], variables: [
+                "approval_id": decided.approvalID, "outcome_name": decided.outcome == "APPROVED" ? "通过" : "驳回",
+            ], on: connection)
         default:
             return
         }
+    }
+
+    private func dayAndTime(_ date: Date) -> String {
+        environment.calendar.day(of: date).description + " " + Self.clockTime(date, in: environment.calendar.timeZone)
     }
 
     private func deliver(

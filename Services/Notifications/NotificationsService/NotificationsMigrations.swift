@@ -38,5 +38,20 @@ enum NotificationsMigrations {
              E'**{title}**\\n\\n{description}\\n\\n客户：{customer_name}\\n首次响应截止：{due_at}',
              'fieldwork://cards/{card_id}');
             """),
+        Migration(101, "workflow message templates", """
+            INSERT INTO message_templates (event_type, locale, version, title, body, link_template) VALUES
+            ('workflows.CardEscalated', 'zh-CN', 1, '任务卡 {number} 已升级（{level_name}）',
+             E'**{number}**（{department}）自 {overdue_since} 起无人响应，已升级至{level_name}。',
+             'fieldwork://cards/{card_id}'),
+            ('workflows.RequestCompleted', 'zh-CN', 1, '您的申请已全部完成',
+             E'申请 {request_id} 的所有任务卡均已完成（{completed_at}）。',
+             'fieldwork://requests/{request_id}'),
+            ('workflows.ApprovalStepPending', 'zh-CN', 1, '待您审批：{subject}',
+             E'**{subject}** 第 {step} 步等待您的审批。',
+             'fieldwork://approvals/{approval_id}'),
+            ('workflows.ApprovalDecided', 'zh-CN', 1, '审批结果：{outcome_name}',
+             E'您提交的审批 {approval_id} 已{outcome_name}。',
+             'fieldwork://approvals/{approval_id}');
+            """),
     ]
 }

@@ -60,7 +60,8 @@ extension WorkflowsService {
         }
         let found = try await store.cards(
             visibleTo: try Principal.required(), department: try Input.text(request.department, field: "department", max: 32),
-            status: request.status.stored, requestID: requestID, cardKey: "", window: try TimeWindow(request.range), page: page)
+            status: request.status.stored, requestID: requestID, cardKey: "",
+            escalatedOnly: request.escalatedOnly, window: try TimeWindow(request.range), page: page)
         let finished = page.finish(found) { $0.number }
         return .with { $0.cards = finished.rows; $0.page = finished.page }
     }

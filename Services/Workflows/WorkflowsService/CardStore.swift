@@ -13,9 +13,18 @@ struct CardStore: Sendable {
 
     // MARK: Templates
 
-    func activeTemplate(triggeredBy eventType: String, on connection: PostgresConnection) async throws -> Fieldwork_V1_RequestTemplate? {
+    /// The templates an event type triggers: each template's latest version, if that version is active.
+    func activeTemplates(triggeredBy eventType: String, on connection: PostgresConnection) async throws -> [Fieldwork_V1_RequestTemplate] {
         try await templates(
-            "WHERE active AND trigger_event_type = \(eventType) ORDER BY id, version DESC LIMIT 1", on: connection).first
+            """
+            WHERE (id, version) IN (SELECT id, max(version) FROM request_templates GROUP BY id)
+              AND active AND trigger_event_type = \(eventType) ORDER BY id
+            """, on: connection)
+    }
+
+    /// A template's latest version.
+    func latestTemplate(_ id: String, on connection: PostgresConnection) async throws -> Fieldwork_V1_RequestTemplate? {
+        try await templates("WHERE id = \(id) ORDER BY version DESC LIMIT 1", on: connection).first
     }
 
     func latestTemplates(includeInactive: Bool, after: String, limit: Int) async throws -> [Fieldwork_V1_RequestTemplate] {
@@ -57,10 +66,8 @@ struct CardStore: Sendable {
     /// RequestCreated and a CardCreated per card, so each department is notified.
     func createRequest(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
         guard case .supportRequested(let support) = event.payload else { return }
-        guard let template = try await activeTemplate(triggeredBy: event.type, on: connection) else {
-            logger.warning("no active template for event", metadata: ["event_type": "\(event.type)"])
-            return
-        }
+        let templates = try await activeTemplates(triggeredBy: event.type, on: connection)
+        if templates.isEmpty { logger.warning("no active template for event", metadata: ["event_type": "\(event.type)"]) }
         let date = LocalDate(year: Int(support.surgeryDate.year), month: Int(support.surgeryDate.month), day: Int(support.surgeryDate.day))
         let variables = [
             "customer_name": support.customerName, "customer_id": support.customerID, "department": support.department,
@@ -68,9 +75,11 @@ struct CardStore: Sendable {
             "rep_name": support.repName, "rep_id": support.repID, "region": support.region,
         ]
         let principal = try Principal.required()
-        try await create(
-            template: template, origin: "visit:\(support.visitID)", requester: support.repID, customer: support.customerID,
-            variables: variables, principal: principal, requestID: event.id, on: connection)
+        for template in templates {
+            try await create(
+                template: template, origin: "visit:\(support.visitID)", requester: support.repID, customer: support.customerID,
+                variables: variables, principal: principal, requestID: event.id, on: connection)
+        }
     }
 
     @discardableResult
@@ -97,15 +106,14 @@ struct CardStore: Sendable {
             let description = TemplateText.render(cardTemplate.description_p, variables)
             try await connection.query(
                 """
-                INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, created_at, updated_at)
+                INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at,
+                                   created_at, updated_at)
                 VALUES (\(cardID), \(number.description), \(requestUUID), \(cardTemplate.department), \(title), \(description), 'OPEN',
-                        \(slaHours), \(dueAt), \(now), \(now))
+                        \(slaHours), \(dueAt), \(dueAt), \(now), \(now))
                 """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO card_timeline (card_id, at, actor_id, kind, text)
-                VALUES (\(cardID), \(now), \(principal.personID), 'created', \("\(number) from \(template.id) v\(template.version) for \(origin)"))
-                """, logger: logger)
+            try await recordTimeline(
+                card: cardID, at: now, actor: principal.personID, kind: "created",
+                text: "\(number) from \(template.id) v\(template.version) for \(origin)", on: connection)
             try await environment.audit(
                 AuditRecord(entityType: "card", entityID: cardID.uuidString.lowercased(), action: "create", changes: [
                     .init("number", "", number.description), .init("department", "", cardTemplate.department),
@@ -154,6 +162,122 @@ struct CardStore: Sendable {
         throw DomainError.failedPrecondition("card counter did not advance")
     }
 
+    // MARK: Changes
+
+    /// The fields a change needs, read under a row lock.
+    struct LockedCard: Sendable {
+        var id: UUID
+        var number: String
+        var requestID: UUID
+        var department: String
+        var status: CardStatus
+        var assigneeID: String
+        var firstResponseAt: Date?
+        var requesterID: String
+
+        var entityID: String { id.uuidString.lowercased() }
+
+        /// Members of the card's department act on it; admins on every card.
+        func mayAct(_ principal: Principal) -> Bool {
+            principal.has(.admin) || (!principal.department.isEmpty && principal.department == department)
+        }
+
+        /// As the read RPCs: the department, the requesting rep, directors and admins.
+        func mayView(_ principal: Principal) -> Bool {
+            mayAct(principal) || principal.personID == requesterID || principal.has(.director)
+        }
+    }
+
+    /// Locks a card by id or number until the transaction ends.
+    func lockCard(_ key: String, on connection: PostgresConnection) async throws -> LockedCard {
+        let rows = try await connection.query(
+            """
+            SELECT c.id, c.number, c.request_id, c.department, c.status, c.assignee_id, c.first_response_at, r.requester_id
+            FROM cards c JOIN requests r ON r.id = c.request_id
+            WHERE c.id::text = \(key) OR c.number = \(key)
+            FOR UPDATE OF c
+            """, logger: logger)
+        for try await (id, number, request, department, status, assignee, firstResponse, requester) in rows.decode(
+            (UUID, String, UUID, String, String, String, Date?, String).self)
+        {
+            return LockedCard(
+                id: id, number: number, requestID: request, department: department, status: CardStatus(rawValue: status) ?? .open,
+                assigneeID: assignee, firstResponseAt: firstResponse, requesterID: requester)
+        }
+        throw DomainError.notFound(entity: "card", id: key)
+    }
+
+    func card(_ id: UUID, on connection: PostgresConnection) async throws -> Fieldwork_V1_Card {
+        for try await row in try await connection.query(
+            "SELECT \(unescaped: Self.cardColumns) FROM cards c WHERE c.id = \(id)", logger: logger)
+        {
+            return try Self.decodeCard(row)
+        }
+        throw DomainError.notFound(entity: "card", id: id.uuidString.lowercased())
+    }
+
+    func recordTimeline(
+        card: UUID, at: Date, actor: String, kind: String, text: String, changes: [AuditRecord.Change] = [],
+        on connection: PostgresConnection
+    ) async throws {
+        let changesJSON = String(decoding: try JSONEncoder().encode(changes), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes)
+            VALUES (\(card), \(at), \(actor), \(kind), \(text), \(changesJSON)::jsonb)
+            """, logger: logger)
+    }
+
+    /// Records the first response when the actor belongs to the card's department
+    /// (SPEC §3.4): the card leaves the escalation queue for good.
+    func noteResponse(to card: LockedCard, by principal: Principal, at now: Date, on connection: PostgresConnection) async throws {
+        guard card.firstResponseAt == nil, principal.department == card.department else { return }
+        try await connection.query(
+            "UPDATE cards SET first_response_at = \(now), next_escalation_at = NULL WHERE id = \(card.id)", logger: logger)
+    }
+
+    /// Completes the request once none of its cards is open: COMPLETED when at
+    /// least one card is done (the rep is notified), CANCELLED when all were cancelled.
+    @discardableResult
+    func completeRequestIfFinished(
+        _ requestID: UUID, by principal: Principal, at now: Date, clientRequestID: String, on connection: PostgresConnection
+    ) async throws -> Bool {
+        // The request row lock serialises the last two cards finishing at once.
+        var requester = ""
+        for try await (status, requesterID) in try await connection.query(
+            "SELECT status, requester_id FROM requests WHERE id = \(requestID) FOR UPDATE", logger: logger
+        ).decode((String, String).self) {
+            guard status == "OPEN" else { return false }
+            requester = requesterID
+        }
+        var open = 0, done = 0
+        for try await (stillOpen, finished) in try await connection.query(
+            """
+            SELECT count(*) FILTER (WHERE status IN ('OPEN', 'IN_PROGRESS')), count(*) FILTER (WHERE status = 'DONE')
+            FROM cards WHERE request_id = \(requestID)
+            """, logger: logger
+        ).decode((Int, Int).self) {
+            open = stillOpen
+            done = finished
+        }
+        guard open == 0 else { return false }
+        let outcome = done > 0 ? "COMPLETED" : "CANCELLED"
+        try await connection.query(
+            "UPDATE requests SET status = \(outcome), completed_at = \(now) WHERE id = \(requestID)", logger: logger)
+        try await environment.audit(
+            AuditRecord(entityType: "request", entityID: requestID.uuidString.lowercased(), action: "complete",
+                        changes: [.init("status", "OPEN", outcome)]),
+            by: principal, at: now, requestID: clientRequestID, on: connection)
+        if outcome == "COMPLETED" {
+            try await environment.publish(.requestCompleted(.with {
+                $0.requestID = requestID.uuidString.lowercased()
+                $0.requesterID = requester
+                $0.completedAt = .init(now)
+            }), aggregateID: "request:\(requestID.uuidString.lowercased())", at: now, on: connection)
+        }
+        return true
+    }
+
     // MARK: Reads
 
     static let cardColumns = """
@@ -185,7 +309,7 @@ struct CardStore: Sendable {
     /// made; directors and admins see all (SPEC §3, access).
     func cards(
         visibleTo principal: Principal, department: String, status: String, requestID: UUID?, cardKey: String,
-        window: TimeWindow, page: Page
+        escalatedOnly: Bool = false, window: TimeWindow, page: Page
     ) async throws -> [Fieldwork_V1_Card] {
         let after = page.after
         let rows = try await environment.postgres.query(
@@ -195,6 +319,7 @@ struct CardStore: Sendable {
               AND (\(department) = '' OR c.department = \(department)) AND (\(status) = '' OR c.status = \(status))
               AND (\(requestID)::uuid IS NULL OR c.request_id = \(requestID))
               AND (\(cardKey) = '' OR c.id::text = \(cardKey) OR c.number = \(cardKey))
+              AND (NOT \(escalatedOnly) OR c.escalation_level > 0)
               AND (\(principal.hasAny([.admin, .director])) OR c.department = \(principal.department)
                    OR r.requester_id = \(principal.personID))
             ORDER BY c.number LIMIT \(page.limit)

@@ -82,5 +82,91 @@ enum WorkflowsMigrations {
                "description": "审核 {customer_name} {surgery_date} 跟台所需的授权文件（产品：{products}）。申请人：{rep_name}。"}
             ]'::jsonb);
             """),
+        Migration(101, "card lifecycle, escalation, attachments, approvals", """
+            -- The moment the next escalation level is due; NULL once the card is answered,
+            -- closed or at the top level. The sweep reads only this partial index.
+            ALTER TABLE cards ADD COLUMN next_escalation_at timestamptz;
+            ALTER TABLE cards ADD COLUMN escalated_at timestamptz;
+            UPDATE cards SET next_escalation_at = due_at WHERE first_response_at IS NULL AND status IN ('OPEN', 'IN_PROGRESS');
+            DROP INDEX cards_awaiting_response;
+            CREATE INDEX cards_escalation_due ON cards (next_escalation_at) WHERE next_escalation_at IS NOT NULL;
+            CREATE INDEX cards_escalated ON cards (number) WHERE escalation_level > 0;
+            CREATE INDEX cards_first_response ON cards (created_at) INCLUDE (department, first_response_at);
+            CREATE INDEX requests_completed ON requests (completed_at) WHERE completed_at IS NOT NULL;
+            ALTER TABLE card_timeline ADD COLUMN changes jsonb NOT NULL DEFAULT '[]';
+
+            CREATE TABLE attachments (
+                id           uuid PRIMARY KEY,
+                card_id      uuid NOT NULL REFERENCES cards (id),
+                file_name    text NOT NULL,
+                content_type text NOT NULL,
+                size_bytes   bigint NOT NULL,
+                sha256       text NOT NULL,
+                uploaded_by  text NOT NULL,
+                uploaded_at  timestamptz NOT NULL
+            );
+            CREATE INDEX attachments_card ON attachments (card_id, uploaded_at);
+            -- Content in pieces of at most 1 MiB, written in the attachment row's transaction.
+            CREATE TABLE attachment_chunks (
+                attachment_id uuid NOT NULL REFERENCES attachments (id),
+                seq           integer NOT NULL,
+                data          bytea NOT NULL,
+                PRIMARY KEY (attachment_id, seq)
+            );
+
+            CREATE TABLE approval_chains (
+                id         text NOT NULL,
+                version    integer NOT NULL,
+                name       text NOT NULL,
+                steps      jsonb NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (id, version)
+            );
+            CREATE TABLE approvals (
+                id            uuid PRIMARY KEY,
+                chain_id      text NOT NULL,
+                chain_version integer NOT NULL,
+                subject       text NOT NULL,
+                amount_fen    bigint NOT NULL,
+                product_line  text NOT NULL,
+                customer_id   text NOT NULL,
+                submitter_id  text NOT NULL,
+                status        text NOT NULL CHECK (status IN ('PENDING', 'APPROVED', 'REJECTED')),
+                current_step  integer NOT NULL,
+                created_at    timestamptz NOT NULL,
+                decided_at    timestamptz
+            );
+            CREATE INDEX approvals_submitter ON approvals (submitter_id, created_at);
+            CREATE TABLE approval_steps (
+                approval_id uuid NOT NULL REFERENCES approvals (id),
+                index       integer NOT NULL,
+                role        text NOT NULL,
+                approver_id text NOT NULL,
+                status      text NOT NULL CHECK (status IN ('PENDING', 'APPROVED', 'REJECTED')),
+                comment     text NOT NULL DEFAULT '',
+                decided_at  timestamptz,
+                PRIMARY KEY (approval_id, index)
+            );
+            CREATE INDEX approval_steps_approver ON approval_steps (approver_id, status);
+
+            -- The default contract chain (SPEC §3.6); amounts in fen.
+            INSERT INTO approval_chains (id, version, name, steps) VALUES ('contract', 1, '合同审批', '[
+              {"approver": "manager", "minAmountFen": 0, "productLines": []},
+              {"approver": "director", "minAmountFen": 10000000, "productLines": []},
+              {"approver": "finance", "minAmountFen": 100000000, "productLines": []},
+              {"approver": "general_manager", "minAmountFen": 100000000, "productLines": []}
+            ]'::jsonb);
+
+            -- A second request type, to show templates are data (SPEC §3.2). YP = 样品 (sample).
+            INSERT INTO request_templates (id, version, name, number_prefix, trigger_event_type, cards) VALUES
+            ('sample-device', 1, '样机申请', 'YP', '', '[
+              {"department": "marketing", "slaHours": 24,
+               "title": "样机审批：{customer_name}",
+               "description": "审批 {customer_name} 的样机申请：{products}。申请人：{rep_name}（{region}）。"},
+              {"department": "logistics", "slaHours": 48,
+               "title": "样机发货：{customer_name}",
+               "description": "向 {customer_name} 发出样机：{products}，上传签收单。申请人：{rep_name}。"}
+            ]'::jsonb);
+            """),
     ]
 }

@@ -1,0 +1,91 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+// Drives a running workflows service over TCP and prints figures:
+//  1. one escalation sweep (`RunJob escalation`) over the cards the caller seeded
+//     (`make bench-workflows` seeds 1 000 000 open cards, 1 000 of them overdue),
+//     then a sweep with nothing due;
+//  2. card create/update throughput: CreateRequest (3 numbered cards) followed by
+//     AcknowledgeCard on one of them, at the given concurrency.
+// `make bench-workflows` also measures the PostgreSQL ceiling for the same
+// writes and prints the ratio.
+//
+// usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET [--pairs N] [--concurrency 32]
+
+let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
+    (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
+})
+guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
+    FileHandle.standardError.write(Data("usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET [--pairs N] [--concurrency 32]\n".utf8))
+    exit(2)
+}
+let pairs = Int(arguments["--pairs"] ?? "") ?? 3000
+let concurrency = Int(arguments["--concurrency"] ?? "") ?? 32
+
+let authority = try await TokenAuthority(secret: secret)
+let admin = try await authority.sign(Principal(personID: "BENCH-ADMIN", roles: [.admin]))
+let rep = try await authority.sign(Principal(personID: "BENCH-REP", roles: [.rep], department: "sales"))
+let marketing = try await authority.sign(Principal(personID: "BENCH-MK", roles: [.rep], department: "marketing"))
+
+func metadata(_ token: String) -> Metadata { ["authorization": "Bearer \(token)"] }
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
+extension Duration {
+    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
+
+try await withGRPCClient(
+    transport: .http2NIOPosix(target: .dns(host: target.host, port: target.port), transportSecurity: .plaintext)
+) { client in
+    let workflows = Fieldwork_V1_WorkflowsService.Client(wrapping: client)
+
+    // 1. The escalation sweep.
+    for label in ["sweep with the seeded overdue cards", "sweep with nothing due"] {
+        let started = ContinuousClock.now
+        let outcome = try await workflows.runJob(.with { $0.name = "escalation" }, metadata: metadata(admin))
+        let elapsed = (ContinuousClock.now - started).ms
+        print(String(format: "%@: %d escalation(s) in %.1f ms", label, outcome.itemsProcessed, elapsed))
+        print(String(format: "bench-workflows sweep ms (%d escalated): %.1f", outcome.itemsProcessed, elapsed))
+    }
+
+    // 2. Card create/update throughput.
+    let started = ContinuousClock.now
+    let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
+        for worker in 0..<concurrency {
+            let share = pairs / concurrency + (worker < pairs % concurrency ? 1 : 0)
+            group.addTask {
+                var samples: [(Double, Double)] = []
+                for _ in 0..<share {
+                    let t0 = ContinuousClock.now
+                    let request = try await workflows.createRequest(.with {
+                        $0.templateID = "surgery-support"
+                        $0.customerID = "BENCH-C"
+                        $0.variables = ["products": "压测产品", "surgery_date": "2026-12-01", "department": "骨科"]
+                    }, metadata: metadata(rep))
+                    let t1 = ContinuousClock.now
+                    let card = request.cards.first { $0.department == "marketing" }?.id ?? ""
+                    _ = try await workflows.acknowledgeCard(.with { $0.cardID = card }, metadata: metadata(marketing))
+                    let t2 = ContinuousClock.now
+                    samples.append(((t1 - t0).ms, (t2 - t1).ms))
+                }
+                return samples
+            }
+        }
+        return try await group.reduce(into: []) { $0 += $1 }
+    }
+    let elapsed = (ContinuousClock.now - started).ms / 1000
+    let creates = samples.map(\.0).sorted(), acks = samples.map(\.1).sorted()
+    let rate = Double(samples.count) / elapsed
+    print(String(format: "concurrency %d: %d CreateRequest+AcknowledgeCard pairs in %.2f s = %.0f pairs/s (%.0f cards created/s)",
+                 concurrency, samples.count, elapsed, rate, rate * 3))
+    print(String(format: "  CreateRequest   p50 %.1f ms  p99 %.1f ms", percentile(creates, 0.5), percentile(creates, 0.99)))
+    print(String(format: "  AcknowledgeCard p50 %.1f ms  p99 %.1f ms", percentile(acks, 0.5), percentile(acks, 0.99)))
+    print(String(format: "bench-workflows pairs/s at %d: %.0f", concurrency, rate))
+}

@@ -1,0 +1,249 @@
+import FieldworkProto
+import Foundation
+import GRPCCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SPEC §3.1, §3.2 and §3.4 over TCP: the card lifecycle, escalation (story 2)
+/// and templates as data.
+@Suite(.serialized) struct WorkflowsCardTests {
+    @Test func cardsMoveThroughTheirLifecycleAndTheRequestCompletes() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let story = try await Story(cluster)
+            try await story.setUpOrganisation()
+            let cards = try await story.supportRequest()
+            let marketing = try #require(cards["marketing"]), logistics = try #require(cards["logistics"])
+            let compliance = try #require(cards["compliance"])
+            let mk02 = try await story.token("MK02"), lg02 = try await story.token("LG02")
+
+            // Another department neither sees nor touches the card; the requesting rep sees it but cannot move it.
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(lg02) { client, metadata in try await client.getCard(.with { $0.id = marketing.id }, metadata: metadata) }
+            } == .notFound)
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(lg02) { client, metadata in
+                    try await client.acknowledgeCard(.with { $0.cardID = marketing.number }, metadata: metadata)
+                }
+            } == .notFound)
+            #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .inProgress, by: "E1001") } == .permissionDenied)
+
+            // Illegal moves and missing fields.
+            #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .done, by: "MK02") } == .failedPrecondition)
+            #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .unspecified, by: "MK02") } == .invalidArgument)
+            #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .cancelled, by: "MK02") } == .invalidArgument)
+
+            // Acknowledging is the first response; retrying with the same request id changes nothing.
+            let acknowledge: @Sendable () async throws -> Fieldwork_V1_Card = {
+                try await cluster.workflows(mk02) { client, metadata in
+                    try await client.acknowledgeCard(.with { $0.cardID = marketing.number; $0.requestID = "ack-1" }, metadata: metadata)
+                }
+            }
+            let acknowledged = try await acknowledge()
+            #expect(acknowledged.hasFirstResponseAt)
+            #expect(try await acknowledge().updatedAt == acknowledged.updatedAt)
+
+            // Assignment: only to an active member of the card's department.
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(mk02) { client, metadata in
+                    try await client.assignCard(.with { $0.cardID = marketing.id; $0.assigneeID = "LG02" }, metadata: metadata)
+                }
+            } == .invalidArgument)
+            let assigned = try await cluster.workflows(mk02) { client, metadata in
+                try await client.assignCard(.with { $0.cardID = marketing.id; $0.assigneeID = "MK02" }, metadata: metadata)
+            }
+            #expect(assigned.assigneeID == "MK02")
+
+            // The rep's note is on the timeline but does not answer the card.
+            let repToken = try await story.token("E1001")
+            let noted = try await cluster.workflows(repToken) { client, metadata in
+                try await client.addNote(.with { $0.cardID = compliance.id; $0.text = "手术改到周五" }, metadata: metadata)
+            }
+            #expect(!noted.hasFirstResponseAt)
+
+            // All three cards done: the request completes and the rep is told.
+            _ = try await story.setStatus(marketing.id, .inProgress, by: "MK02")
+            _ = try await story.setStatus(marketing.id, .done, by: "MK02")
+            _ = try await story.setStatus(logistics.id, .inProgress, by: "LG02")
+            _ = try await story.setStatus(logistics.id, .done, by: "LG02")
+            _ = try await story.setStatus(compliance.id, .inProgress, by: "CP01")
+            #expect(try await story.requests().first?.status == .open)
+            let last = try await story.setStatus(compliance.id, .done, by: "CP01")
+            #expect(last.status == .done)
+            let request = try #require(try await story.requests().first)
+            #expect(request.status == .completed && request.hasCompletedAt)
+            try await cluster.eventually("the rep's completion notice") {
+                try await story.inbox("E1001").contains { $0.eventType == "workflows.RequestCompleted" && $0.link.contains(request.id) }
+            }
+
+            // A done card is read-only.
+            #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .inProgress, by: "MK02") } == .failedPrecondition)
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(mk02) { client, metadata in
+                    try await client.addNote(.with { $0.cardID = marketing.id; $0.text = "late" }, metadata: metadata)
+                }
+            } == .failedPrecondition)
+
+            // The timeline and the audit trail tell the same story.
+            let timeline = try await cluster.workflows(mk02) { client, metadata in
+                try await client.cardTimeline(.with { $0.cardID = marketing.id }, metadata: metadata).entries
+            }
+            #expect(timeline.map(\.kind) == ["created", "acknowledged", "assigned", "status", "status"])
+            #expect(timeline.filter { $0.kind == "status" }.map { "\($0.changes[0].before)>\($0.changes[0].after)" } == ["OPEN>IN_PROGRESS", "IN_PROGRESS>DONE"])
+            #expect(timeline.dropFirst().allSatisfy { $0.actorID == "MK02" })
+            let audit = try await cluster.workflows(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "card"; $0.entityID = marketing.id }, metadata: metadata).entries
+            }
+            #expect(audit.map(\.action) == ["create", "acknowledge", "assign", "status", "status"])
+        }
+    }
+
+    /// SPEC §6 story 2: nobody answers two of the three cards. The service is
+    /// killed and restarted before the 24 h mark; each level fires exactly once.
+    @Test func unansweredCardsEscalateOncePerLevelAcrossARestart() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let story = try await Story(cluster)
+            try await story.setUpOrganisation()
+            let cards = try await story.supportRequest()
+            let marketing = try #require(cards["marketing"]), logistics = try #require(cards["logistics"])
+            let lg02 = try await story.token("LG02")
+            _ = try await cluster.workflows(lg02) { client, metadata in
+                try await client.acknowledgeCard(.with { $0.cardID = logistics.id }, metadata: metadata)
+            }
+
+            await cluster.stop(.workflows, signal: SIGKILL)
+            try cluster.start(.workflows)
+            try await cluster.waitUntilServing(.workflows)
+
+            let created = marketing.createdAt.date
+            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(23 * 3600)).itemsProcessed == 0)
+            // Two sweeps at once, as two replicas would run them: each card escalates once.
+            async let first = story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(25 * 3600))
+            async let second = story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(25 * 3600))
+            #expect(try await first.itemsProcessed + second.itemsProcessed == 2)
+            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(26 * 3600)).itemsProcessed == 0)
+            #expect(try await story.card(marketing.id).escalationLevel == 1)
+            #expect(try await story.card(logistics.id).escalationLevel == 0)
+
+            // The heads of the silent departments are told, once each; logistics answered in time.
+            for head in ["MK01", "CP01"] {
+                try await cluster.eventually("\(head) told of the escalation") {
+                    try await story.inbox(head).contains { $0.eventType == "workflows.CardEscalated" }
+                }
+            }
+
+            // 24 h later still nothing: the director (the heads' supervisor).
+            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(49 * 3600)).itemsProcessed == 2)
+            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(96 * 3600)).itemsProcessed == 0)
+            try await cluster.eventually("the director told twice") {
+                try await story.inbox("D3001").filter { $0.eventType == "workflows.CardEscalated" }.count == 2
+            }
+            for head in ["MK01", "CP01"] {
+                #expect(try await story.inbox(head).filter { $0.eventType == "workflows.CardEscalated" }.count == 1)
+            }
+            #expect(try await story.inbox("LG01").filter { $0.eventType == "workflows.CardEscalated" }.isEmpty)
+            let escalated = try await cluster.workflows(try await story.token("D3001")) { client, metadata in
+                try await client.listCards(.with { $0.escalatedOnly = true }, metadata: metadata).cards
+            }
+            #expect(Set(escalated.map(\.department)) == ["marketing", "compliance"])
+            #expect(escalated.allSatisfy { $0.escalationLevel == 2 })
+            let timeline = try await cluster.workflows(story.admin) { client, metadata in
+                try await client.cardTimeline(.with { $0.cardID = marketing.id }, metadata: metadata).entries
+            }
+            #expect(timeline.filter { $0.kind == "escalated" }.count == 2)
+
+            // Found overdue after a long outage: both levels fire in one sweep, once.
+            let later = try await story.supportRequest(customer: "H-ZJ-002")
+            let laterCreated = try #require(later["marketing"]).createdAt.date
+            #expect(try await story.runWorkflowsJob("escalation", asOf: laterCreated.addingTimeInterval(60 * 3600)).itemsProcessed == 6)
+            #expect(try await story.runWorkflowsJob("escalation", asOf: laterCreated.addingTimeInterval(61 * 3600)).itemsProcessed == 0)
+            for card in later.values { #expect(try await story.card(card.id).escalationLevel == 2) }
+        }
+    }
+
+    @Test func templatesAreDataAndNumbersStayGaplessUnderConcurrency() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let story = try await Story(cluster)
+            try await story.setUpOrganisation()
+            let upsert: @Sendable (String, Fieldwork_V1_RequestTemplate) async throws -> Fieldwork_V1_RequestTemplate = { token, template in
+                try await cluster.workflows(token) { client, metadata in
+                    try await client.upsertTemplate(.with { $0.template = template }, metadata: metadata)
+                }
+            }
+            var device = try #require(try await cluster.workflows(story.admin) { client, metadata in
+                try await client.listTemplates(.init(), metadata: metadata).templates
+            }.first { $0.id == "sample-device" })
+            #expect(device.version == 1 && device.cards.count == 2)
+
+            // Validation names the field; only admins edit templates.
+            var bad = device
+            bad.cards[0].title = "样机 {hospital}"
+            #expect(await rpcCode { _ = try await upsert(story.admin, bad) } == .invalidArgument)
+            bad = device
+            bad.cards[0].department = "kitchen"
+            #expect(await rpcCode { _ = try await upsert(story.admin, bad) } == .invalidArgument)
+            bad = device
+            bad.numberPrefix = "yp"
+            #expect(await rpcCode { _ = try await upsert(story.admin, bad) } == .invalidArgument)
+            #expect(await rpcCode { _ = try await upsert(try await story.token("M2001"), device) } == .permissionDenied)
+
+            // A sample-device request opened by hand: two cards, YP-numbered, texts filled from the directory.
+            let rep = try await story.token("E1001")
+            let create: @Sendable (String, String) async throws -> Fieldwork_V1_Request = { template, products in
+                try await cluster.workflows(rep) { client, metadata in
+                    try await client.createRequest(.with {
+                        $0.templateID = template
+                        $0.customerID = "H-ZJ-001"
+                        $0.variables = ["products": products]
+                    }, metadata: metadata)
+                }
+            }
+            let first = try await create("sample-device", "新型脊柱融合器 样机")
+            let today = DemoData.shanghaiToday()
+            #expect(first.cards.map(\.number).sorted() == ["YP-\(today)-0001", "YP-\(today)-0002"])
+            #expect(first.cards.allSatisfy { $0.title.contains("浙江大学医学院附属第一医院") })
+            #expect(first.templateVersion == 1 && first.requesterID == "E1001")
+
+            // A revision is a new version; the earlier request keeps the version it was made from.
+            device.cards.append(.with { $0.department = "compliance"; $0.title = "样机合规审核：{customer_name}"; $0.slaHours = 8 })
+            let revised = try await upsert(story.admin, device)
+            #expect(revised.version == 2 && revised.cards.count == 3)
+            let second = try await create("sample-device", "创伤锁定接骨板 样机")
+            #expect(second.templateVersion == 2 && second.cards.count == 3)
+            #expect(try await story.requests().first { $0.id == first.id }?.templateVersion == 1)
+            device.active = false
+            _ = try await upsert(story.admin, device)
+            #expect(await rpcCode { _ = try await create("sample-device", "x") } == .notFound)
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(rep) { client, metadata in
+                    try await client.createRequest(.with { $0.templateID = "surgery-support"; $0.customerID = "H-ZJ-001"; $0.variables = ["x": "y"] },
+                                                   metadata: metadata)
+                }
+            } == .invalidArgument)
+
+            // 200 surgery-support requests at once: 600 distinct numbers, 0001…0600, no gaps.
+            let numbers = try await cluster.workflows(rep) { client, metadata in
+                try await withThrowingTaskGroup(of: [String].self) { group in
+                    for index in 0..<200 {
+                        group.addTask {
+                            try await client.createRequest(.with {
+                                $0.templateID = "surgery-support"
+                                $0.customerID = index.isMultiple(of: 2) ? "H-ZJ-001" : "H-ZJ-002"
+                                $0.variables = ["products": "P\(index)"]
+                            }, metadata: metadata).cards.map(\.number)
+                        }
+                    }
+                    var all: [String] = []
+                    for try await numbers in group { all += numbers }
+                    return all
+                }
+            }
+            #expect(numbers.count == 600)
+            #expect(Set(numbers) == Set((1...600).map { String(format: "GT-\(today)-%04d", $0) }))
+        }
+    }
+}
