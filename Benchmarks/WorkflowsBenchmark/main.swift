@@ -78,7 +78,9 @@ try await withGRPCClient(
                 return samples
             }
         }
-        return try await group.reduce(into: []) { $0 += $1 }
+        var all: [(Double, Double)] = []
+        for try await samples in group { all += samples }
+        return all
     }
     let elapsed = (ContinuousClock.now - started).ms / 1000
     let creates = samples.map(\.0).sorted(), acks = samples.map(\.1).sorted()

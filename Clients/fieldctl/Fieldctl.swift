@@ -19,10 +19,12 @@ struct Fieldctl: AsyncParsableCommand {
             """,
         subcommands: [
             Token.self, Health.self,
-            ImportCsv.self, ExportCsv.self, ListPeople.self, ListCustomers.self, ListProducts.self,
+            ImportCsv.self, ExportCsv.self, UpsertDepartment.self, ListPeople.self, ListCustomers.self, ListProducts.self,
             IssueCode.self, CheckIn.self, SubmitVisit.self, GetVisit.self, ListVisits.self, VerifyWatermark.self,
-            ListTemplates.self, ListRequests.self, ListCards.self, GetCard.self,
-            Inbox.self, UnreadCount.self,
+            ListTemplates.self, CreateRequest.self, ListRequests.self, ListCards.self, GetCard.self,
+            AcknowledgeCard.self, AddNote.self, AssignCard.self, SetCardStatus.self, CardTimeline.self, Upload.self, Download.self,
+            ResponseMetrics.self, SubmitApproval.self, Decide.self, ListApprovals.self,
+            Inbox.self, UnreadCount.self, Watch.self,
             RunJob.self, Audit.self,
         ]
     )

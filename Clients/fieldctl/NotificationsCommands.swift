@@ -39,3 +39,35 @@ struct UnreadCount: AsyncParsableCommand {
         }
     }
 }
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print your new inbox items as they arrive (Subscribe); Ctrl-C stops.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "resume after this cursor (0: only new items)") var after: Int64 = 0
+
+    func run() async throws {
+        var cursor = after
+        // A stream ends when the service drains; resume after the last cursor seen.
+        while true {
+            let start = cursor
+            let last = try await options.with(.notifications) { client, metadata in
+                try await Fieldwork_V1_NotificationsService.Client(wrapping: client).subscribe(
+                    .with { $0.afterCursor = start }, metadata: metadata
+                ) { response in
+                    var last = start
+                    for try await item in response.messages {
+                        if options.json {
+                            Swift.print(try item.jsonString())
+                        } else {
+                            Swift.print("[\(item.cursor)] \(timestamp(item.createdAt)) \(item.title)  \(item.link)")
+                        }
+                        last = item.cursor
+                    }
+                    return last
+                }
+            }
+            cursor = last
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+}

@@ -245,3 +245,20 @@ struct VerifyWatermark: AsyncParsableCommand {
         }
     }
 }
+
+struct UpsertDepartment: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "upsert-department", abstract: "Create or change a department and its head (admin).")
+    @OptionGroup var options: ClientOptions
+    @Argument var code: String
+    @Argument var name: String
+    @Option var head = ""
+
+    func run() async throws {
+        try await options.with(.visits) { client, metadata in
+            let response = try await Fieldwork_V1_VisitsService.Client(wrapping: client).upsertDepartment(.with {
+                $0.department = .with { $0.code = code; $0.name = name; $0.headPersonID = head }
+            }, metadata: metadata, options: callOptions())
+            try options.print(response) { table(["code", "name", "head"], [[response.code, response.name, response.headPersonID]]) }
+        }
+    }
+}

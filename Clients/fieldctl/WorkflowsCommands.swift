@@ -72,3 +72,249 @@ struct GetCard: AsyncParsableCommand {
         }
     }
 }
+
+func cardStatus(_ text: String) throws -> Fieldwork_V1_CardStatus {
+    switch text.uppercased() {
+    case "IN_PROGRESS": .inProgress
+    case "DONE": .done
+    case "CANCELLED": .cancelled
+    case "OPEN": .open
+    default: throw ValidationError("status must be IN_PROGRESS, DONE or CANCELLED")
+    }
+}
+
+struct AcknowledgeCard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge a card (its department's first response).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.acknowledgeCard(.with { $0.cardID = card }, metadata: metadata, options: callOptions())
+            try options.print(response) { cardTable([response]) }
+        }
+    }
+}
+
+struct AddNote: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "note", abstract: "Add a progress note to a card.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+    @Argument var text: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.addNote(.with { $0.cardID = card; $0.text = text }, metadata: metadata, options: callOptions())
+            try options.print(response) { cardTable([response]) }
+        }
+    }
+}
+
+struct AssignCard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "assign", abstract: "Assign a card to a member of its department (empty: unassign).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+    @Argument var person: String = ""
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.assignCard(.with { $0.cardID = card; $0.assigneeID = person }, metadata: metadata, options: callOptions())
+            try options.print(response) { cardTable([response]) }
+        }
+    }
+}
+
+struct SetCardStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set-status", abstract: "Move a card: IN_PROGRESS, DONE or CANCELLED (with --reason).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+    @Argument var status: String
+    @Option var reason = ""
+
+    func run() async throws {
+        let target = try cardStatus(status)
+        try await workflows(options) { client, metadata in
+            let response = try await client.setCardStatus(.with { $0.cardID = card; $0.status = target; $0.reason = reason }, metadata: metadata, options: callOptions())
+            try options.print(response) { cardTable([response]) }
+        }
+    }
+}
+
+struct CardTimeline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "timeline", abstract: "Everything that happened to a card.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.cardTimeline(.with { $0.cardID = card; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["at", "actor", "kind", "text", "changes"], response.entries.map { entry in
+                    [timestamp(entry.at), entry.actorID, entry.kind, entry.text,
+                     entry.changes.map { "\($0.field): \($0.before) → \($0.after)" }.joined(separator: "; ")]
+                })
+            }
+        }
+    }
+}
+
+struct CreateRequest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create-request", abstract: "Open a request from a template (e.g. sample-device).")
+    @OptionGroup var options: ClientOptions
+    @Option var template: String
+    @Option var customer: String
+    @Option(help: "template variables name=value, e.g. products=新型脊柱融合器") var variable: [String] = []
+
+    func run() async throws {
+        var variables: [String: String] = [:]
+        for pair in variable {
+            guard let equals = pair.firstIndex(of: "=") else { throw ValidationError("--variable must be name=value") }
+            variables[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        let finalVariables = variables
+        try await workflows(options) { client, metadata in
+            let response = try await client.createRequest(.with {
+                $0.templateID = template
+                $0.customerID = customer
+                $0.variables = finalVariables
+            }, metadata: metadata, options: callOptions())
+            try options.print(response) { "request \(response.id)\n" + cardTable(response.cards) }
+        }
+    }
+}
+
+struct Upload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Attach a file to a card (streamed in 64 KiB chunks).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+    @Argument var file: String
+    @Option(help: "content type, e.g. image/jpeg (default from the extension)") var type: String?
+
+    func run() async throws {
+        let url = URL(fileURLWithPath: file)
+        let content = try Data(contentsOf: url)
+        let types = ["jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "pdf": "application/pdf", "gif": "image/gif",
+                     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+        guard let contentType = type ?? types[url.pathExtension.lowercased()] else { throw ValidationError("say the content type with --type") }
+        let name = url.lastPathComponent
+        try await workflows(options) { client, metadata in
+            let response = try await client.uploadAttachment(metadata: metadata, options: callOptions()) { writer in
+                try await writer.write(.with { $0.header = .with { $0.cardID = card; $0.fileName = name; $0.contentType = contentType } })
+                for start in stride(from: 0, to: content.count, by: 64 * 1024) {
+                    try await writer.write(.with { $0.data = content.subdata(in: start..<min(start + 64 * 1024, content.count)) })
+                }
+            }
+            try options.print(response) { "attachment \(response.id): \(response.fileName), \(response.sizeBytes) bytes, sha256 \(response.sha256)" }
+        }
+    }
+}
+
+struct Download: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Download an attachment to a file.")
+    @OptionGroup var options: ClientOptions
+    @Argument var attachment: String
+    @Option(help: "where to write it (default: its file name)") var output: String?
+
+    func run() async throws {
+        let output = self.output
+        try await workflows(options) { client, metadata in
+            let (header, content) = try await client.downloadAttachment(.with { $0.id = attachment }, metadata: metadata, options: callOptions()) { response in
+                var header = Fieldwork_V1_Attachment()
+                var content = Data()
+                for try await chunk in response.messages {
+                    if chunk.hasAttachment { header = chunk.attachment }
+                    content.append(chunk.data)
+                }
+                return (header, content)
+            }
+            let path = output ?? header.fileName
+            try content.write(to: URL(fileURLWithPath: path))
+            Swift.print("wrote \(content.count) bytes to \(path) (sha256 \(header.sha256))")
+        }
+    }
+}
+
+struct ResponseMetrics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "response-metrics", abstract: "First-response times per department.")
+    @OptionGroup var options: ClientOptions
+    @Option var department = ""
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.responseMetrics(.with { $0.department = department }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["department", "cards", "answered", "mean min", "median min", "p90 min", "within 2 h"], response.departments.map {
+                    [$0.department, String($0.cards), String($0.responded), String(format: "%.1f", $0.meanMinutes),
+                     String(format: "%.1f", $0.medianMinutes), String(format: "%.1f", $0.p90Minutes), String(format: "%.0f%%", $0.shareWithinTarget * 100)]
+                }) + String(format: "\n\nrequests completed: %d, mean %.1f h", response.completedRequests, response.meanRequestCompletionHours)
+            }
+        }
+    }
+}
+
+func approvalTable(_ approvals: [Fieldwork_V1_Approval]) -> String {
+    table(["approval", "subject", "amount", "status", "steps"], approvals.map { approval in
+        [approval.id, approval.subject, String(format: "%.2f", Double(approval.amount.fen) / 100), "\(approval.status)".uppercased(),
+         approval.steps.map { "\($0.index + 1).\($0.role)=\($0.approverID):\("\($0.status)".uppercased())" }.joined(separator: " ")]
+    })
+}
+
+struct SubmitApproval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit-approval", abstract: "Submit e.g. a contract for approval.")
+    @OptionGroup var options: ClientOptions
+    @Option var chain = "contract"
+    @Option var subject: String
+    @Option(help: "amount in CNY") var amount: Double
+    @Option var productLine = ""
+    @Option var customer = ""
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.submitForApproval(.with {
+                $0.chainID = chain
+                $0.subject = subject
+                $0.amount.fen = Int64((amount * 100).rounded())
+                $0.productLine = productLine
+                $0.customerID = customer
+            }, metadata: metadata, options: callOptions())
+            try options.print(response) { approvalTable([response]) }
+        }
+    }
+}
+
+struct Decide: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve or reject the step you are named for.")
+    @OptionGroup var options: ClientOptions
+    @Argument var approval: String
+    @Argument(help: "approve or reject") var decision: String
+    @Option var comment = ""
+
+    func run() async throws {
+        guard ["approve", "reject"].contains(decision) else { throw ValidationError("decision must be approve or reject") }
+        try await workflows(options) { client, metadata in
+            let request = Fieldwork_V1_DecideApprovalRequest.with { $0.approvalID = approval; $0.comment = comment }
+            let response = decision == "approve"
+                ? try await client.approve(request, metadata: metadata, options: callOptions())
+                : try await client.reject(request, metadata: metadata, options: callOptions())
+            try options.print(response) { approvalTable([response]) }
+        }
+    }
+}
+
+struct ListApprovals: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list-approvals", abstract: "Approvals you submitted or are named in.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "only those waiting for this approver") var approver = ""
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.listApprovals(.with {
+                $0.approverID = approver
+                if !approver.isEmpty { $0.status = .pending }
+                $0.page.pageSize = 500
+            }, metadata: metadata, options: callOptions())
+            try options.print(response) { approvalTable(response.approvals) }
+        }
+    }
+}

@@ -57,6 +57,25 @@ public enum AuditLog {
             """, logger: logger)
     }
 
+    /// Appends many entries by one actor in one statement, in the given order.
+    public static func appendAll(
+        _ records: [AuditRecord], actor: Principal, at: Date, requestID: String = "",
+        on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !records.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let changes = try records.map { String(decoding: try encoder.encode($0.changes), as: UTF8.self) }
+        // WITH ORDINALITY keeps the array order in seq.
+        try await connection.query(
+            """
+            INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+            SELECT gen_random_uuid(), \(at), \(actor.personID), \(actor.primaryRole.rawValue), t, e, a, c::jsonb, r, \(requestID)
+            FROM unnest(\(records.map(\.entityType))::text[], \(records.map(\.entityID))::text[], \(records.map(\.action))::text[],
+                        \(changes)::text[], \(records.map(\.reason))::text[]) WITH ORDINALITY AS x (t, e, a, c, r, n)
+            ORDER BY n
+            """, logger: logger)
+    }
+
     /// `ListAudit`: per entity or per person, in order, paged and filtered by time.
     public static func list(
         _ request: Fieldwork_V1_ListAuditRequest, client: PostgresClient, logger: Logger

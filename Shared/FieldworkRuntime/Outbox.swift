@@ -45,6 +45,44 @@ public struct Outbox: Sendable {
         return event
     }
 
+    /// Appends many events in one statement — one row per event and subscriber —
+    /// for work that publishes in bulk (e.g. an escalation sweep).
+    @discardableResult
+    public func appendAll(
+        _ items: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)], at occurredAt: Date,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> [Fieldwork_V1_Event] {
+        var events: [Fieldwork_V1_Event] = []
+        var eventIDs: [UUID] = [], targets: [String] = [], aggregates: [String] = [], types: [String] = [], payloads: [ByteBuffer] = []
+        for item in items {
+            let event = Fieldwork_V1_Event.with {
+                $0.id = UUID().uuidString.lowercased()
+                $0.type = item.payload.typeName
+                $0.occurredAt = .init(occurredAt)
+                $0.source = source
+                $0.aggregateID = item.aggregateID
+                $0.payload = item.payload
+            }
+            let bytes = ByteBuffer(bytes: try event.serializedBytes() as [UInt8])
+            for subscriber in subscribers {
+                eventIDs.append(UUID(uuidString: event.id)!)
+                targets.append(subscriber)
+                aggregates.append(item.aggregateID)
+                types.append(event.type)
+                payloads.append(bytes)
+            }
+            events.append(event)
+        }
+        guard !eventIDs.isEmpty else { return events }
+        try await connection.query(
+            """
+            INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+            SELECT e, s, a, t, p, \(occurredAt), \(occurredAt)
+            FROM unnest(\(eventIDs)::uuid[], \(targets)::text[], \(aggregates)::text[], \(types)::text[], \(payloads)::bytea[]) AS x (e, s, a, t, p)
+            """, logger: logger)
+        return events
+    }
+
     /// Tells the relay new rows may be waiting (call after commit).
     public func wake() { signal.wake() }
 }

@@ -27,6 +27,8 @@ final class Cluster: @unchecked Sendable {
     let logDirectory: URL
     private let pgPort: Int
     private let processes = Mutex<[Service: Process]>([:])
+    /// Second replicas (same database, own port), killed at shutdown.
+    private let replicas = Mutex<[Process]>([])
     private let authority: TokenAuthority
 
     /// Creates the four databases (each with its own login role); starts nothing yet.
@@ -123,6 +125,26 @@ final class Cluster: @unchecked Sendable {
         processes.withLock { $0[service] = process }
     }
 
+    /// Starts another replica of a running service on its own port, sharing its
+    /// database (as a second Kubernetes pod would); returns the replica's port.
+    func startReplica(_ service: Service) async throws -> Int {
+        let port = try Self.freePort()
+        let process = Process()
+        process.executableURL = Self.binDirectory.appendingPathComponent("fieldwork-\(service.rawValue)")
+        process.environment = environment(for: service, extra: ["PORT": String(port)])
+        let log = logDirectory.appendingPathComponent("\(service.rawValue)-replica-\(port).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        replicas.withLock { $0.append(process) }
+        try await eventually("\(service.rawValue) replica on \(port) SERVING", timeout: .seconds(60)) {
+            await self.health(port: port) == .serving
+        }
+        return port
+    }
+
     func startAll() async throws {
         for service in Service.allCases { try start(service) }
         for service in Service.allCases { try await waitUntilServing(service) }
@@ -140,6 +162,10 @@ final class Cluster: @unchecked Sendable {
     func process(_ service: Service) -> Process? { processes.withLock { $0[service] } }
 
     func shutdown() async {
+        for replica in replicas.withLock({ $0 }) where replica.isRunning {
+            kill(replica.processIdentifier, SIGKILL)
+            replica.waitUntilExit()
+        }
         for service in Service.allCases { await stop(service, signal: SIGKILL) }
         for service in Service.allCases {
             try? psql("DROP DATABASE IF EXISTS \(database(service)) WITH (FORCE)")
@@ -162,8 +188,14 @@ final class Cluster: @unchecked Sendable {
     func withClient<Result: Sendable>(
         _ service: Service, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
     ) async throws -> Result {
+        try await withClient(port: ports[service]!, body)
+    }
+
+    func withClient<Result: Sendable>(
+        port: Int, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    ) async throws -> Result {
         try await withGRPCClient(
-            transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: ports[service]!), transportSecurity: .plaintext)
+            transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
         ) { client in try await body(client) }
     }
 
@@ -189,7 +221,11 @@ final class Cluster: @unchecked Sendable {
     }
 
     func health(_ service: Service) async -> Grpc_Health_V1_HealthCheckResponse.ServingStatus? {
-        try? await withClient(service) { client in
+        await health(port: ports[service]!)
+    }
+
+    func health(port: Int) async -> Grpc_Health_V1_HealthCheckResponse.ServingStatus? {
+        try? await withClient(port: port) { client in
             var options = CallOptions.defaults
             options.timeout = .seconds(2)
             return try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: options).status

@@ -101,7 +101,8 @@ import Glibc
     }
 
     /// SPEC §6 story 2: nobody answers two of the three cards. The service is
-    /// killed and restarted before the 24 h mark; each level fires exactly once.
+    /// killed and restarted before the 24 h mark, a second replica joins, and
+    /// each level fires exactly once.
     @Test func unansweredCardsEscalateOncePerLevelAcrossARestart() async throws {
         try await Cluster.with { cluster in
             try await cluster.startAll()
@@ -120,10 +121,19 @@ import Glibc
 
             let created = marketing.createdAt.date
             #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(23 * 3600)).itemsProcessed == 0)
-            // Two sweeps at once, as two replicas would run them: each card escalates once.
+            // A second replica on the same database; both sweep at once: each card escalates once.
+            let replica = try await cluster.startReplica(.workflows)
+            let admin = story.admin
+            let sweepOnReplica: @Sendable (Date) async throws -> Int64 = { asOf in
+                try await cluster.withClient(port: replica) { client in
+                    try await Fieldwork_V1_WorkflowsService.Client(wrapping: client).runJob(
+                        .with { $0.name = "escalation"; $0.asOf = .init(date: asOf) }, metadata: cluster.metadata(admin)).itemsProcessed
+                }
+            }
             async let first = story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(25 * 3600))
-            async let second = story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(25 * 3600))
-            #expect(try await first.itemsProcessed + second.itemsProcessed == 2)
+            async let second = sweepOnReplica(created.addingTimeInterval(25 * 3600))
+            #expect(try await first.itemsProcessed + second == 2)
+            #expect(try await sweepOnReplica(created.addingTimeInterval(25.5 * 3600)) == 0)
             #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(26 * 3600)).itemsProcessed == 0)
             #expect(try await story.card(marketing.id).escalationLevel == 1)
             #expect(try await story.card(logistics.id).escalationLevel == 0)

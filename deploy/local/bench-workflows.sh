@@ -71,17 +71,24 @@ ANALYZE;
 SQL
 echo "seeded in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s" >&2
 
-echo "escalation sweep plan (one batch, as the service runs it):"
+echo "escalation sweep plan (one batch of the claim-and-raise UPDATE, as the service runs it; rolled back):"
 plan=$(sql -At <<'SQL'
 BEGIN;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT id, number, department, escalation_level, due_at, next_escalation_at FROM cards
-WHERE next_escalation_at <= now() ORDER BY next_escalation_at LIMIT 200 FOR UPDATE SKIP LOCKED;
+WITH due AS (
+    SELECT id FROM cards WHERE next_escalation_at <= now()
+    ORDER BY next_escalation_at LIMIT 200
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE cards c SET escalation_level = c.escalation_level + 1, escalated_at = now(), updated_at = now(),
+    next_escalation_at = CASE WHEN c.escalation_level + 1 < 2 THEN c.due_at + make_interval(secs => 86400.0 * (c.escalation_level + 1)) END
+FROM due WHERE c.id = due.id
+RETURNING c.id, c.number, c.department, c.escalation_level, c.due_at;
 ROLLBACK;
 SQL
 )
 echo "$plan" | sed 's/^/  /'
-if echo "$plan" | grep -q "Index Scan using cards_escalation_due" && ! echo "$plan" | grep -q "Seq Scan"; then
+if echo "$plan" | grep -q "Index Scan using cards_escalation_due" && ! echo "$plan" | grep -q "Seq Scan on cards"; then
   echo "plan: index scan on cards_escalation_due (no sequential scan)"
 else
   echo "plan: WARNING — the sweep does not use cards_escalation_due"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine, showing SPEC §6 story 1.
+# `make run`: the whole system on this machine, showing SPEC §6 stories 1 and 2 and an approval chain.
 #   1. a throwaway PostgreSQL (installed from Debian packages if missing): one server,
 #      four databases, four login roles that can each reach only their own database;
 #   2. builds and starts the four services as separate processes;
@@ -91,6 +91,11 @@ step "Directory: CSV import (all-or-nothing, errors by line)"
 FIELDWORK_TOKEN=$admin fieldctl import-csv --kind people deploy/local/demo/people.csv
 FIELDWORK_TOKEN=$admin fieldctl import-csv --kind customers deploy/local/demo/customers.csv
 FIELDWORK_TOKEN=$admin fieldctl import-csv --kind products deploy/local/demo/products.csv
+for department in "marketing 市场部 MK01" "logistics 物流部 LG01" "compliance 合规部 CP01" "finance 财务部 FN01" \
+                  "management 总经办 GM01" "sales 销售部 M2001" "operations 运营部 O4001"; do
+  set -- $department
+  FIELDWORK_TOKEN=$admin fieldctl upsert-department "$1" "$2" --head "$3" >/dev/null
+done
 printf 'id,name,product_line\nBAD ID,坏行,spine\n' > "$run_dir/bad-products.csv"
 FIELDWORK_TOKEN=$admin fieldctl import-csv --kind products "$run_dir/bad-products.csv" || true
 FIELDWORK_TOKEN=$admin fieldctl list-customers
@@ -128,6 +133,43 @@ for person in MK01 MK02 LG01 LG02 CP01 CP02; do
 done
 step "audit: the visit's trail in the visits service"
 FIELDWORK_TOKEN=$admin fieldctl audit --service visits --entity-type visit --entity-id "$visit"
+
+step "Story 2: logistics answers at once; marketing and compliance stay silent"
+card_of() { FIELDWORK_TOKEN=$admin fieldctl list-cards --department "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cards"][0]["number"])'; }
+logistics_card=$(card_of logistics); marketing_card=$(card_of marketing)
+lg02=$(token LG02 ops --department logistics)
+FIELDWORK_TOKEN=$lg02 fieldctl ack "$logistics_card"
+# A small PNG standing in for the photo of the prepared instrument kit.
+python3 - "$run_dir/instrument-kit.png" <<'PY'
+import struct, sys, zlib
+def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+rows = b"".join(b"\0" + b"".join(bytes((x * 8, y * 8, 128)) for x in range(32)) for y in range(32))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 32, 32, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+PY
+FIELDWORK_TOKEN=$lg02 fieldctl upload "$logistics_card" "$run_dir/instrument-kit.png"
+FIELDWORK_TOKEN=$lg02 fieldctl set-status "$logistics_card" IN_PROGRESS
+echo "the escalation sweep as of 25 h and 49 h from now (RunJob as_of):"
+FIELDWORK_TOKEN=$admin fieldctl run-job --service workflows --name escalation --as-of "$(date -u -d '+25 hours' +%FT%TZ)"
+FIELDWORK_TOKEN=$admin fieldctl run-job --service workflows --name escalation --as-of "$(date -u -d '+49 hours' +%FT%TZ)"
+FIELDWORK_TOKEN=$admin fieldctl list-cards
+FIELDWORK_TOKEN=$admin fieldctl timeline "$marketing_card"
+sleep 1   # the relay delivers the escalations to notifications
+for person in MK01 D3001; do
+  echo "-- $person"
+  FIELDWORK_TOKEN=$(token "$person" ops) fieldctl inbox
+done
+FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl response-metrics
+
+step "Approval chain: a 1 200 000 CNY contract needs the manager, director, finance and the GM"
+approval=$(FIELDWORK_TOKEN=$rep fieldctl submit-approval --subject "浙一 脊柱产品年度合同" --amount 1200000 --product-line spine \
+  --customer H-ZJ-001 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "the director tries first, out of order:"
+FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl decide "$approval" approve || true
+FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl decide "$approval" approve --comment "价格已核"
+FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl decide "$approval" approve --comment "同意"
+FIELDWORK_TOKEN=$(token FN01 dept_head --department finance) fieldctl decide "$approval" approve --comment "账期 60 天可接受"
+FIELDWORK_TOKEN=$(token GM01 director --department management) fieldctl decide "$approval" approve
 
 step "Services are up: try e.g."
 cat <<TXT

@@ -24,4 +24,6 @@ trap cleanup EXIT
 # The integration tests start the real executables: build them first.
 swift build --build-tests
 export FIELDWORK_BIN_DIR=$(swift build --show-bin-path)
-swift test --skip-build "$@"
+# Serially: the integration tests start four services each, and a 2-core machine
+# running several clusters at once measures its own overload, not the system.
+swift test --skip-build --no-parallel "$@"

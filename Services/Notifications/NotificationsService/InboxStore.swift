@@ -10,8 +10,10 @@ struct InboxStore: Sendable {
     let environment: ServiceEnvironment
     var logger: Logger { environment.logger }
 
-    /// Recipients and variables of the events that reach the inbox.
-    func notify(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
+    /// Recipients and variables of the events that reach the inbox; returns the
+    /// people who got an item (to wake their open streams after the commit).
+    @discardableResult
+    func notify(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws -> [String] {
         switch event.payload {
         case .cardCreated(let card):
             // Every active member of the card's department (from the directory copy).
@@ -22,31 +24,31 @@ struct InboxStore: Sendable {
                 throw DomainError.failedPrecondition("no members of department '\(card.department)' in the directory copy yet")
             }
             let dueAt = dayAndTime(card.dueAt.date)
-            try await deliver(event, to: members, variables: [
+            return try await deliver(event, to: members, variables: [
                 "number": card.number, "title": card.title, "description": card.description_p, "department": card.department,
                 "customer_name": card.customerName, "due_at": dueAt, "card_id": card.cardID, "request_id": card.requestID,
             ], on: connection)
         case .cardEscalated(let escalation):
             // The head or director the card escalated to; the department's members know already.
-            try await deliver(event, to: escalation.escalatedTo.isEmpty ? [] : [escalation.escalatedTo], variables: [
+            return try await deliver(event, to: escalation.escalatedTo.isEmpty ? [] : [escalation.escalatedTo], variables: [
                 "number": escalation.number, "department": escalation.department, "card_id": escalation.cardID,
                 "level_name": escalation.level == 1 ? "部门负责人" : "总监",
                 "overdue_since": dayAndTime(escalation.overdueSince.date),
             ], on: connection)
         case .requestCompleted(let completed):
-            try await deliver(event, to: [completed.requesterID], variables: [
+            return try await deliver(event, to: [completed.requesterID], variables: [
                 "request_id": completed.requestID, "completed_at": dayAndTime(completed.completedAt.date),
             ], on: connection)
         case .approvalStepPending(let pending):
-            try await deliver(event, to: [pending.approverID], variables: [
+            return try await deliver(event, to: [pending.approverID], variables: [
                 "approval_id": pending.approvalID, "subject": pending.subject, "step": String(pending.step + 1),
             ], on: connection)
         case .approvalDecided(let decided):
-            try await deliver(event, to: [decided.submitterID], variables: [
+            return try await deliver(event, to: [decided.submitterID], variables: [
                 "approval_id": decided.approvalID, "outcome_name": decided.outcome == "APPROVED" ? "通过" : "驳回",
             ], on: connection)
         default:
-            return
+            return []
         }
     }
 
@@ -55,15 +57,17 @@ struct InboxStore: Sendable {
     }
 
     private func deliver(
-        _ event: Fieldwork_V1_Event, to people: [String], variables: [String: String], on connection: PostgresConnection
-    ) async throws {
+        _ event: Fieldwork_V1_Event, to recipients: [String], variables: [String: String], on connection: PostgresConnection
+    ) async throws -> [String] {
+        // Sorted, so two deliveries lock the same people in the same order.
+        let people = Array(Set(recipients.filter { !$0.isEmpty })).sorted()
         guard !people.isEmpty else {
             logger.warning("event has no inbox recipients", metadata: ["event": "\(event.type)", "id": "\(event.id)"])
-            return
+            return []
         }
         guard let template = try await template(for: event.type, on: connection) else {
             logger.warning("no message template", metadata: ["event": "\(event.type)"])
-            return
+            return []
         }
         let title = TemplateText.render(template.title, variables)
         let body = TemplateText.render(template.body, variables)
@@ -71,6 +75,11 @@ struct InboxStore: Sendable {
         let eventID = UUID(uuidString: event.id)!
         let now = environment.clock.now()
         for person in people {
+            // A person's cursors must follow commit order, or a stream resuming "after
+            // cursor N" could skip an item that committed late with a lower number:
+            // hold the person's lock from taking the number until the commit.
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\("inbox:" + person), 0))", logger: logger)
             try await connection.query(
                 """
                 INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
@@ -83,6 +92,7 @@ struct InboxStore: Sendable {
                 .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
             ]),
             by: try Principal.required(), at: now, requestID: event.id, on: connection)
+        return people
     }
 
     private func template(for eventType: String, on connection: PostgresConnection) async throws -> (title: String, body: String, link: String)? {
@@ -118,20 +128,48 @@ struct InboxStore: Sendable {
         for try await (cursor, id, personID, eventID, eventType, title, body, link, created, read) in rows.decode(
             (Int64, UUID, String, UUID, String, String, String, String, Date, Date?).self)
         {
-            items.append(.with {
-                $0.cursor = cursor
-                $0.id = id.uuidString.lowercased()
-                $0.personID = personID
-                $0.eventID = eventID.uuidString.lowercased()
-                $0.eventType = eventType
-                $0.title = title
-                $0.body = body
-                $0.link = link
-                $0.createdAt = .init(created)
-                if let read { $0.readAt = .init(read) }
-            })
+            items.append(Self.item(cursor, id, personID, eventID, eventType, title, body, link, created, read))
         }
         return items
+    }
+
+    /// Items after a cursor, oldest first (for `Subscribe`).
+    func items(person: String, after cursor: Int64, limit: Int) async throws -> [Fieldwork_V1_InboxItem] {
+        var items: [Fieldwork_V1_InboxItem] = []
+        for try await (cursor, id, personID, eventID, eventType, title, body, link, created, read) in try await environment.postgres.query(
+            """
+            SELECT cursor, id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
+            WHERE person_id = \(person) AND cursor > \(cursor) ORDER BY cursor LIMIT \(limit)
+            """, logger: logger
+        ).decode((Int64, UUID, String, UUID, String, String, String, String, Date, Date?).self) {
+            items.append(Self.item(cursor, id, personID, eventID, eventType, title, body, link, created, read))
+        }
+        return items
+    }
+
+    func lastCursor(person: String) async throws -> Int64 {
+        for try await cursor in try await environment.postgres.query(
+            "SELECT coalesce(max(cursor), 0)::int8 FROM inbox_items WHERE person_id = \(person)", logger: logger
+        ).decode(Int64.self) { return cursor }
+        return 0
+    }
+
+    static func item(
+        _ cursor: Int64, _ id: UUID, _ personID: String, _ eventID: UUID, _ eventType: String, _ title: String, _ body: String,
+        _ link: String, _ created: Date, _ read: Date?
+    ) -> Fieldwork_V1_InboxItem {
+        .with {
+            $0.cursor = cursor
+            $0.id = id.uuidString.lowercased()
+            $0.personID = personID
+            $0.eventID = eventID.uuidString.lowercased()
+            $0.eventType = eventType
+            $0.title = title
+            $0.body = body
+            $0.link = link
+            $0.createdAt = .init(created)
+            if let read { $0.readAt = .init(read) }
+        }
     }
 
     func unread(person: String) async throws -> Int {

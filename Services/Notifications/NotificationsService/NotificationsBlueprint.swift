@@ -2,6 +2,7 @@ import FieldworkDomain
 import FieldworkProto
 import FieldworkRuntime
 import GRPCCore
+import Synchronization
 
 /// The notifications service: the in-app inbox (SPEC §5).
 public enum NotificationsBlueprint {
@@ -23,6 +24,7 @@ struct NotificationsService: RegistrableRPCService {
 
     let environment: ServiceEnvironment
     let inbox: InboxStore
+    let feed = InboxFeed()
 
     init(environment: ServiceEnvironment) {
         self.environment = environment
@@ -34,11 +36,16 @@ struct NotificationsService: RegistrableRPCService {
         router.unary(Method.UnreadCount.descriptor) { try await unreadCount($0) }
         router.unary(Method.MarkRead.descriptor) { try await markRead($0) }
         router.unary(Method.MarkAllRead.descriptor) { try await markAllRead($0) }
+        router.serverStreaming(Method.Subscribe.descriptor) { request, writer, _ in try await subscribe(request, writer: writer) }
         router.unary(Method.Deliver.descriptor) { request in
-            try await environment.deliver(request) { event, connection in
+            let recipients = Mutex<[String]>([])
+            let response = try await environment.deliver(request) { event, connection in
                 if try await DirectoryReplica.apply(event, on: connection, logger: environment.logger) { return }
-                try await inbox.notify(for: event, on: connection)
+                let people = try await inbox.notify(for: event, on: connection)
+                recipients.withLock { $0 = people }
             }
+            feed.wake(recipients.withLock { $0 })   // committed: wake their open streams
+            return response
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
         router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }

@@ -26,49 +26,68 @@ extension WorkflowsService {
         return JobOutcome(items: escalated, summary: "\(escalated) escalation(s) as of \(asOf)")
     }
 
+    /// One batch in one transaction, set-based: the claim and the level change are
+    /// one UPDATE, and the timeline entries, audit entries and events are one
+    /// INSERT each, so a sweep costs a handful of statements, not a few per card.
     private func escalateBatch(asOf: Date, on connection: PostgresConnection) async throws -> Int {
+        let step = Double(ladder.stepHours) * 3600
         let rows = try await connection.query(
             """
-            SELECT id, number, department, escalation_level, due_at, next_escalation_at FROM cards
-            WHERE next_escalation_at <= \(asOf)
-            ORDER BY next_escalation_at LIMIT \(Self.escalationBatch)
-            FOR UPDATE SKIP LOCKED
+            WITH due AS (
+                SELECT id FROM cards WHERE next_escalation_at <= \(asOf)
+                ORDER BY next_escalation_at LIMIT \(Self.escalationBatch)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE cards c SET escalation_level = c.escalation_level + 1, escalated_at = \(asOf), updated_at = \(environment.clock.now()),
+                next_escalation_at = CASE WHEN c.escalation_level + 1 < \(EscalationLadder.topLevel)
+                                          THEN c.due_at + make_interval(secs => \(step) * (c.escalation_level + 1)) END
+            FROM due WHERE c.id = due.id
+            RETURNING c.id, c.number, c.department, c.escalation_level, c.due_at
             """, logger: environment.logger)
-        var due: [(id: UUID, number: String, department: String, level: Int, dueAt: Date, overdueSince: Date)] = []
-        for try await row in rows.decode((UUID, String, String, Int, Date, Date).self) {
-            due.append((row.0, row.1, row.2, row.3, row.4, row.5))
+        var escalated: [(id: UUID, number: String, department: String, level: Int, overdueSince: Date)] = []
+        for try await (id, number, department, level, dueAt) in rows.decode((UUID, String, String, Int, Date).self) {
+            // The moment this level fell due: the SLA's end for the head, one step later for the director.
+            escalated.append((id, number, department, level, dueAt.addingTimeInterval(Double(level - 1) * step)))
         }
+        guard !escalated.isEmpty else { return 0 }
+        escalated.sort { $0.number < $1.number }
+
         let principal = Principal.job("escalation")
         let now = environment.clock.now()
-        for card in due {
-            let level = card.level + 1
-            let target = try await escalationTarget(level: level, department: card.department, on: connection)
-            let next = ladder.nextDue(after: level, firstResponseDue: card.dueAt)
-            try await connection.query(
-                """
-                UPDATE cards SET escalation_level = \(level), escalated_at = \(asOf), next_escalation_at = \(next), updated_at = \(now)
-                WHERE id = \(card.id)
-                """, logger: environment.logger)
-            let change = AuditRecord.Change("escalation_level", String(card.level), String(level))
-            let whom = level == 1 ? "department head" : "director"
-            try await store.recordTimeline(
-                card: card.id, at: now, actor: principal.personID, kind: "escalated",
-                text: "no first response since \(ISO8601DateFormatter().string(from: card.overdueSince)): escalated to the \(whom) \(target.isEmpty ? "(none in the directory)" : target)",
-                changes: [change], on: connection)
-            try await environment.audit(
-                AuditRecord(entityType: "card", entityID: card.id.uuidString.lowercased(), action: "escalate",
-                            changes: [change, .init("escalated_to", "", target)]),
-                by: principal, at: now, requestID: "", on: connection)
-            try await environment.publish(.cardEscalated(.with {
-                $0.cardID = card.id.uuidString.lowercased()
+        var targets: [String: String] = [:]   // "level/department" → person
+        for card in escalated where targets["\(card.level)/\(card.department)"] == nil {
+            targets["\(card.level)/\(card.department)"] = try await escalationTarget(level: card.level, department: card.department, on: connection)
+        }
+        let formatter = ISO8601DateFormatter()
+        var texts: [String] = [], changes: [String] = [], audits: [AuditRecord] = []
+        var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = []
+        for card in escalated {
+            let target = targets["\(card.level)/\(card.department)"] ?? ""
+            let change = AuditRecord.Change("escalation_level", String(card.level - 1), String(card.level))
+            let whom = card.level == 1 ? "department head" : "director"
+            texts.append("no first response since \(formatter.string(from: card.overdueSince)): escalated to the \(whom) "
+                + (target.isEmpty ? "(none in the directory)" : target))
+            changes.append(String(decoding: try JSONEncoder().encode([change]), as: UTF8.self))
+            let entityID = card.id.uuidString.lowercased()
+            audits.append(AuditRecord(entityType: "card", entityID: entityID, action: "escalate", changes: [change, .init("escalated_to", "", target)]))
+            events.append((.cardEscalated(.with {
+                $0.cardID = entityID
                 $0.number = card.number
                 $0.department = card.department
-                $0.level = Int32(level)
+                $0.level = Int32(card.level)
                 $0.escalatedTo = target
                 $0.overdueSince = .init(card.overdueSince)
-            }), aggregateID: "card:\(card.id.uuidString.lowercased())", at: now, on: connection)
+            }), "card:\(entityID)"))
         }
-        return due.count
+        try await connection.query(
+            """
+            INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes)
+            SELECT card, \(now), \(principal.personID), 'escalated', text, changes::jsonb
+            FROM unnest(\(escalated.map(\.id))::uuid[], \(texts)::text[], \(changes)::text[]) AS x (card, text, changes)
+            """, logger: environment.logger)
+        try await AuditLog.appendAll(audits, actor: principal, at: now, on: connection, logger: environment.logger)
+        try await environment.outbox.appendAll(events, at: now, on: connection, logger: environment.logger)
+        return escalated.count
     }
 
     /// Level 1: the department's head. Level 2: the head's supervisor when that
