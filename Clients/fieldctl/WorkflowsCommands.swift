@@ -10,7 +10,7 @@ private func workflows(_ options: ClientOptions, _ body: @Sendable (Fieldwork_V1
 
 func cardTable(_ cards: [Fieldwork_V1_Card]) -> String {
     table(["number", "department", "status", "title", "due", "escalation"], cards.map {
-        [$0.number, $0.department, "\($0.status)".uppercased(), $0.title, timestamp($0.dueAt), $0.escalationLevel == 0 ? "" : "level \($0.escalationLevel)"]
+        [$0.number, $0.department, statusName($0.status), $0.title, timestamp($0.dueAt), $0.escalationLevel == 0 ? "" : "level \($0.escalationLevel)"]
     })
 }
 
@@ -70,6 +70,16 @@ struct GetCard: AsyncParsableCommand {
             let response = try await client.getCard(.with { $0.id = card }, metadata: metadata, options: callOptions())
             try options.print(response) { cardTable([response]) + "\n\n" + response.description_p }
         }
+    }
+}
+
+func statusName(_ status: Fieldwork_V1_CardStatus) -> String {
+    switch status {
+    case .open: "OPEN"
+    case .inProgress: "IN_PROGRESS"
+    case .done: "DONE"
+    case .cancelled: "CANCELLED"
+    default: ""
     }
 }
 

@@ -107,6 +107,17 @@ import Testing
                     try await client.uploadAttachment(metadata: metadata) { writer in try await writer.write(.with { $0.data = Data(Self.png) }) }
                 }
             } == .invalidArgument)
+            // A client that breaks off mid-upload leaves nothing either.
+            struct BrokenOff: Error {}
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(lg02) { client, metadata in
+                    try await client.uploadAttachment(metadata: metadata) { writer in
+                        try await writer.write(.with { $0.header = .with { $0.cardID = logistics.id; $0.fileName = "half.png"; $0.contentType = "image/png" } })
+                        try await writer.write(.with { $0.data = Data(Self.photo(size: 300_000)) })
+                        throw BrokenOff()
+                    }
+                }
+            } != nil)
             #expect(try cluster.scalar(.workflows, "SELECT count(*) FROM attachments") == "1")
             #expect(try cluster.scalar(.workflows, "SELECT count(*) FROM attachment_chunks") == "2")
         }

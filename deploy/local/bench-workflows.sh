@@ -77,7 +77,7 @@ BEGIN;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 WITH due AS (
     SELECT id FROM cards WHERE next_escalation_at <= now()
-    ORDER BY next_escalation_at LIMIT 200
+    ORDER BY next_escalation_at LIMIT 1000
     FOR UPDATE SKIP LOCKED
 )
 UPDATE cards c SET escalation_level = c.escalation_level + 1, escalated_at = now(), updated_at = now(),
@@ -97,10 +97,11 @@ fi
 bench=$("$bin/fieldwork-bench-workflows" --target 127.0.0.1:$port --secret "$secret" --pairs "$pairs" --concurrency 32)
 echo "$bench"
 
-# The same writes straight into PostgreSQL: CreateRequest's transaction (template
-# and directory reads, the request, per card a counter step, the card, its
-# timeline entry, its audit entry and two outbox rows; the request's audit entry
-# and two outbox rows), the read-back, then AcknowledgeCard's transaction.
+# The same writes straight into PostgreSQL, statement for statement as the
+# service sends them: CreateRequest's transaction (template and directory reads;
+# the request, its audit entry and two outbox rows; then the counter step for
+# three numbers and the three cards, their timeline entries, audit entries and
+# six outbox rows in one statement each), the read-back, then AcknowledgeCard's.
 script=$(mktemp)
 cat > "$script" <<'SQL'
 \set n random(1, 1000000000000)
@@ -111,55 +112,37 @@ SELECT name, region FROM directory_customers WHERE id = 'BENCH-C';
 SELECT name FROM directory_people WHERE id = 'BENCH-REP';
 INSERT INTO requests (id, template_id, template_version, origin, requester_id, customer_id, variables, status, created_at)
   VALUES (md5(:n::text)::uuid, 'surgery-support', 1, 'manual:' || :n, 'BENCH-REP', 'BENCH-C', '{"products": "压测产品"}', 'OPEN', now());
-INSERT INTO card_counters (prefix, day, last) VALUES ('PG', to_char(now(), 'YYYYMMDD'), 1)
-  ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + 1 RETURNING last;
-INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at, created_at, updated_at)
-  VALUES (md5(:n::text || 'a')::uuid, 'PG-' || :n || '-a', md5(:n::text)::uuid, 'marketing', '跟台资料准备', '压测', 'OPEN', 24,
-          now() + interval '24 hours', now() + interval '24 hours', now(), now());
-INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes) VALUES (md5(:n::text || 'a')::uuid, now(), 'BENCH-REP', 'created', 'PG', '[]');
-INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
-  VALUES (gen_random_uuid(), now(), 'BENCH-REP', 'rep', 'card', md5(:n::text || 'a'), 'create', '[{"field":"status","before":"","after":"OPEN"}]');
-INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-  SELECT md5(:n::text || 'ea')::uuid, s, 'card:' || :n, 'workflows.CardCreated', '\x0a', now(), now() + interval '1 day'
-  FROM unnest(ARRAY['notifications', 'scoring']) s;
-INSERT INTO card_counters (prefix, day, last) VALUES ('PG', to_char(now(), 'YYYYMMDD'), 1)
-  ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + 1 RETURNING last;
-INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at, created_at, updated_at)
-  VALUES (md5(:n::text || 'b')::uuid, 'PG-' || :n || '-b', md5(:n::text)::uuid, 'logistics', '器械包预留', '压测', 'OPEN', 24,
-          now() + interval '24 hours', now() + interval '24 hours', now(), now());
-INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes) VALUES (md5(:n::text || 'b')::uuid, now(), 'BENCH-REP', 'created', 'PG', '[]');
-INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
-  VALUES (gen_random_uuid(), now(), 'BENCH-REP', 'rep', 'card', md5(:n::text || 'b'), 'create', '[{"field":"status","before":"","after":"OPEN"}]');
-INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-  SELECT md5(:n::text || 'eb')::uuid, s, 'card:' || :n, 'workflows.CardCreated', '\x0a', now(), now() + interval '1 day'
-  FROM unnest(ARRAY['notifications', 'scoring']) s;
-INSERT INTO card_counters (prefix, day, last) VALUES ('PG', to_char(now(), 'YYYYMMDD'), 1)
-  ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + 1 RETURNING last;
-INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at, created_at, updated_at)
-  VALUES (md5(:n::text || 'c')::uuid, 'PG-' || :n || '-c', md5(:n::text)::uuid, 'compliance', '授权文件审核', '压测', 'OPEN', 24,
-          now() + interval '24 hours', now() + interval '24 hours', now(), now());
-INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes) VALUES (md5(:n::text || 'c')::uuid, now(), 'BENCH-REP', 'created', 'PG', '[]');
-INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
-  VALUES (gen_random_uuid(), now(), 'BENCH-REP', 'rep', 'card', md5(:n::text || 'c'), 'create', '[{"field":"status","before":"","after":"OPEN"}]');
-INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-  SELECT md5(:n::text || 'ec')::uuid, s, 'card:' || :n, 'workflows.CardCreated', '\x0a', now(), now() + interval '1 day'
-  FROM unnest(ARRAY['notifications', 'scoring']) s;
 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
   VALUES (gen_random_uuid(), now(), 'BENCH-REP', 'rep', 'request', md5(:n::text), 'create', '[{"field":"template","before":"","after":"surgery-support v1"}]');
 INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-  SELECT md5(:n::text || 'er')::uuid, s, 'request:' || :n, 'workflows.RequestCreated', '\x0a', now(), now() + interval '1 day'
-  FROM unnest(ARRAY['notifications', 'scoring']) s;
+  VALUES (md5(:n::text || 'er')::uuid, 'notifications', 'request:' || :n, 'workflows.RequestCreated', '\x0a', now(), now() + interval '1 day');
+INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  VALUES (md5(:n::text || 'er')::uuid, 'scoring', 'request:' || :n, 'workflows.RequestCreated', '\x0a', now(), now() + interval '1 day');
+INSERT INTO card_counters (prefix, day, last) VALUES ('PG', to_char(now(), 'YYYYMMDD'), 3)
+  ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + 3 RETURNING last;
+INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at, created_at, updated_at)
+  SELECT md5(:n::text || d)::uuid, 'PG-' || :n || '-' || d, md5(:n::text)::uuid, d, '跟台 ' || d, '压测', 'OPEN', 24,
+         now() + interval '24 hours', now() + interval '24 hours', now(), now()
+  FROM unnest(ARRAY['marketing', 'logistics', 'compliance']) d;
+INSERT INTO card_timeline (card_id, at, actor_id, kind, text)
+  SELECT md5(:n::text || d)::uuid, now(), 'BENCH-REP', 'created', 'PG' FROM unnest(ARRAY['marketing', 'logistics', 'compliance']) d;
+INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
+  SELECT gen_random_uuid(), now(), 'BENCH-REP', 'rep', 'card', md5(:n::text || d), 'create', '[{"field":"status","before":"","after":"OPEN"}]'::jsonb
+  FROM unnest(ARRAY['marketing', 'logistics', 'compliance']) WITH ORDINALITY AS x (d, o) ORDER BY o;
+INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  SELECT md5(:n::text || 'e' || d)::uuid, s, 'card:' || md5(:n::text || d), 'workflows.CardCreated', '\x0a', now(), now()
+  FROM unnest(ARRAY['marketing', 'logistics', 'compliance']) d, unnest(ARRAY['notifications', 'scoring']) s;
 COMMIT;
 SELECT id, template_id, status FROM requests WHERE id = md5(:n::text)::uuid;
 SELECT id, number, status FROM cards WHERE request_id = md5(:n::text)::uuid ORDER BY number;
 BEGIN;
 SELECT c.id, c.status, r.requester_id FROM cards c JOIN requests r ON r.id = c.request_id
-  WHERE c.id = md5(:n::text || 'a')::uuid FOR UPDATE OF c;
-INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes) VALUES (md5(:n::text || 'a')::uuid, now(), 'BENCH-MK', 'acknowledged', '', '[]');
+  WHERE c.id = md5(:n::text || 'marketing')::uuid FOR UPDATE OF c;
+INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes) VALUES (md5(:n::text || 'marketing')::uuid, now(), 'BENCH-MK', 'acknowledged', '', '[]');
 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes)
-  VALUES (gen_random_uuid(), now(), 'BENCH-MK', 'rep', 'card', md5(:n::text || 'a'), 'acknowledge', '[]');
-UPDATE cards SET first_response_at = now(), next_escalation_at = NULL WHERE id = md5(:n::text || 'a')::uuid;
-SELECT id, number, status, first_response_at FROM cards WHERE id = md5(:n::text || 'a')::uuid;
+  VALUES (gen_random_uuid(), now(), 'BENCH-MK', 'rep', 'card', md5(:n::text || 'marketing'), 'acknowledge', '[]');
+UPDATE cards SET first_response_at = now(), next_escalation_at = NULL WHERE id = md5(:n::text || 'marketing')::uuid;
+SELECT id, number, status, first_response_at FROM cards WHERE id = md5(:n::text || 'marketing')::uuid;
 COMMIT;
 SQL
 ceiling_line=$(bash "$ceiling" --script "$script" --clients 32 --seconds 10 -- -h 127.0.0.1 -p "$pg_port" -U postgres fieldwork_workflows)

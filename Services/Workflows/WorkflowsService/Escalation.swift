@@ -11,7 +11,7 @@ import PostgresNIO
 /// once however often the job runs, with any number of replicas, and a
 /// service that was down fires every overdue level as soon as it is back.
 extension WorkflowsService {
-    static let escalationBatch = 200
+    static let escalationBatch = 1000
 
     func escalate(asOf: Date) async throws -> JobOutcome {
         var escalated = 0
