@@ -114,11 +114,54 @@ public struct PersonRecord: Equatable, Sendable {
 }
 
 /// A customer (hospital) as the directory stores it (SPEC §1).
+/// A person the reps meet at a customer (SPEC §1): 器械科主任, 骨科主任 …
+public struct CustomerContact: Equatable, Sendable, Codable {
+    public var name: String
+    public var title: String
+    public var department: String
+    public var phone: String
+
+    public init(name: String, title: String = "", department: String = "", phone: String = "") {
+        self.name = name
+        self.title = title
+        self.department = department
+        self.phone = phone
+    }
+
+    /// The CSV cell form: `name/title/department/phone`, trailing parts optional.
+    public init(csv: String) {
+        let parts = csv.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        self.init(name: parts[0], title: parts.count > 1 ? parts[1] : "", department: parts.count > 2 ? parts[2] : "",
+                  phone: parts.count > 3 ? parts[3...].joined(separator: "/") : "")
+    }
+
+    public var csvValue: String {
+        var parts = [name, title, department, phone]
+        while parts.count > 1, parts.last?.isEmpty == true { parts.removeLast() }
+        return parts.joined(separator: "/")
+    }
+
+    /// Why the contact is not acceptable (field, message), or nil.
+    public var problem: (field: String, message: String)? {
+        if name.isEmpty || name.count > 50 { return ("name", "must be 1–50 characters") }
+        if title.count > 50 { return ("title", "at most 50 characters") }
+        if department.count > 50 { return ("department", "at most 50 characters") }
+        for text in [name, title, department] where text.contains("/") || text.contains("|") {
+            return ("name", "must not contain '/' or '|' (the CSV separators)")
+        }
+        if phone.count > 32 || !phone.allSatisfy({ $0.isASCII && ($0.isNumber || "+- ()".contains($0)) }) {
+            return ("phone", "must be at most 32 digits, spaces, '+', '-' or parentheses")
+        }
+        return nil
+    }
+}
+
 public struct CustomerRecord: Equatable, Sendable {
     public static let csvColumns = [
         "id", "registry_code", "name", "level", "region", "address", "latitude", "longitude", "fence_radius_m",
-        "departments", "owner_rep_id", "grade",
+        "departments", "owner_rep_id", "grade", "contacts",
     ]
+    public static let maxContacts = 50
     public static let grades = ["A", "B", "C"]
 
     public var id: String
@@ -131,10 +174,11 @@ public struct CustomerRecord: Equatable, Sendable {
     public var departments: [String]
     public var ownerRepID: String
     public var grade: String
+    public var contacts: [CustomerContact]
 
     public init(
         id: String, registryCode: String = "", name: String, level: String = "", region: String, address: String = "",
-        fence: Geofence, departments: [String] = [], ownerRepID: String = "", grade: String = "C"
+        fence: Geofence, departments: [String] = [], ownerRepID: String = "", grade: String = "C", contacts: [CustomerContact] = []
     ) {
         self.id = id
         self.registryCode = registryCode
@@ -146,6 +190,7 @@ public struct CustomerRecord: Equatable, Sendable {
         self.departments = departments
         self.ownerRepID = ownerRepID
         self.grade = grade
+        self.contacts = contacts
     }
 
     public func validate(report: (String, String) -> Error) throws {
@@ -159,6 +204,10 @@ public struct CustomerRecord: Equatable, Sendable {
         }
         guard (10...50_000).contains(fence.radiusMeters) else { throw report("fence_radius_m", "must be within 10–50000 m") }
         guard Self.grades.contains(grade) else { throw report("grade", "must be A, B or C") }
+        guard contacts.count <= Self.maxContacts else { throw report("contacts", "at most \(Self.maxContacts) contacts") }
+        for (index, contact) in contacts.enumerated() {
+            if let problem = contact.problem { throw report("contacts[\(index)].\(problem.field)", problem.message) }
+        }
     }
 
     public init(row: CsvRow) throws {
@@ -179,7 +228,7 @@ public struct CustomerRecord: Equatable, Sendable {
                 radiusMeters: radius
             ),
             departments: row.list("departments"), ownerRepID: row.optional("owner_rep_id"),
-            grade: grade.isEmpty ? "C" : grade
+            grade: grade.isEmpty ? "C" : grade, contacts: row.list("contacts").map(CustomerContact.init(csv:))
         )
         try validate { CsvRowError(line: row.line, column: $0, message: $1) }
     }
@@ -188,6 +237,7 @@ public struct CustomerRecord: Equatable, Sendable {
         [
             id, registryCode, name, level, region, address, String(fence.center.latitude), String(fence.center.longitude),
             String(fence.radiusMeters), departments.joined(separator: "|"), ownerRepID, grade,
+            contacts.map(\.csvValue).joined(separator: "|"),
         ]
     }
 }

@@ -92,9 +92,10 @@ final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Delivers everything due now. Returns rows delivered. With `wait`, a pass
-    /// waits for another replica's (or the background loop's) pass instead of
-    /// skipping, so the `outbox-relay` job returns only after a full flush.
+    /// Delivers everything due now. Returns rows delivered. With `wait` (the
+    /// `outbox-relay` job: "deliver now"), a pass waits for another replica's (or
+    /// the background loop's) pass instead of skipping, and rows waiting out a
+    /// retry backoff are tried at once, so the job returns after a full flush.
     @discardableResult
     func relayAll(wait: Bool = false) async -> Int {
         var total = 0
@@ -167,7 +168,7 @@ final class OutboxRelay: Service, Sendable {
                     WHERE subscriber = \(subscriber.name) AND delivered_at IS NULL AND parked_at IS NULL
                     ORDER BY aggregate_id, id
                 ) heads
-                WHERE next_attempt_at <= \(now)
+                WHERE next_attempt_at <= \(now) OR \(wait)
                 ORDER BY id LIMIT 100
                 """, logger: logger)
             for try await (id, eventID, payload, attempts, rejections) in rows.decode((Int64, UUID, ByteBuffer, Int, Int).self) {

@@ -46,4 +46,16 @@ import Testing
             ($0 as? CsvRowError)?.column == "grade"
         }
     }
+
+    @Test func contactsParseFromTheirCsvCell() {
+        let contact = CustomerContact(csv: "王建国/器械科主任/器械科/0571-87236114")
+        #expect(contact == CustomerContact(name: "王建国", title: "器械科主任", department: "器械科", phone: "0571-87236114"))
+        #expect(contact.csvValue == "王建国/器械科主任/器械科/0571-87236114")
+        #expect(CustomerContact(csv: "李敏").csvValue == "李敏")
+        #expect(CustomerContact(csv: "李敏/医生").title == "医生")
+        #expect(contact.problem == nil)
+        #expect(CustomerContact(name: "").problem?.field == "name")
+        #expect(CustomerContact(name: "张三", phone: "call me").problem?.field == "phone")
+        #expect(CustomerContact(name: "张三", title: "a|b").problem != nil)
+    }
 }

@@ -33,9 +33,9 @@ enum DemoData {
     static let departmentMembers = ["marketing": ["MK01", "MK02"], "logistics": ["LG01", "LG02"], "compliance": ["CP01"]]
 
     static let customers = """
-        id,registry_code,name,level,region,address,latitude,longitude,fence_radius_m,departments,owner_rep_id,grade
-        H-ZJ-001,330100-0001,浙江大学医学院附属第一医院,三级甲等,杭州,杭州市上城区庆春路79号,30.2527,120.1780,300,骨科|检验科|器械科,E1001,A
-        H-ZJ-002,330100-0002,浙江大学医学院附属第二医院,三级甲等,杭州,杭州市上城区解放路88号,30.2566,120.1735,300,骨科,E1001,A
+        id,registry_code,name,level,region,address,latitude,longitude,fence_radius_m,departments,owner_rep_id,grade,contacts
+        H-ZJ-001,330100-0001,浙江大学医学院附属第一医院,三级甲等,杭州,杭州市上城区庆春路79号,30.2527,120.1780,300,骨科|检验科|器械科,E1001,A,王建国/器械科主任/器械科/0571-87236114|李敏/骨科主治医师/骨科
+        H-ZJ-002,330100-0002,浙江大学医学院附属第二医院,三级甲等,杭州,杭州市上城区解放路88号,30.2566,120.1735,300,骨科,E1001,A,
         """
 
     static let products = """

@@ -57,12 +57,59 @@ import Testing
             #expect(result.rowsUpdated == 1)
             try await story.flushVisitsOutbox()
             for service in [Cluster.Service.workflows, .scoring, .notifications] {
-                #expect(try cluster.scalar(service, "SELECT region FROM directory_people WHERE id = 'E1002'") == "绍兴")
+                // A consumer's connection may still be in its first reconnect backoff: give it time.
+                try await cluster.eventually("\(service.rawValue)'s copy has E1002 in 绍兴") {
+                    try cluster.scalar(service, "SELECT region FROM directory_people WHERE id = 'E1002'") == "绍兴"
+                }
             }
             let audit = try await cluster.visits(story.admin) { client, metadata in
                 try await client.listAudit(.with { $0.entityType = "person"; $0.entityID = "E1002" }, metadata: metadata)
             }
             #expect(audit.entries.last?.changes.map { "\($0.field):\($0.before)→\($0.after)" } == ["region:宁波→绍兴"])
+        }
+    }
+
+    @Test func customersCarryTheirContacts() async throws {
+        try await Cluster.with { cluster in
+            try cluster.start(.visits)
+            try await cluster.waitUntilServing(.visits)
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            let zheyi = try await cluster.visits(story.admin) { client, metadata in
+                try await client.getCustomer(.with { $0.id = "H-ZJ-001" }, metadata: metadata)
+            }
+            #expect(zheyi.contacts.map(\.name) == ["王建国", "李敏"])
+            #expect(zheyi.contacts.first?.title == "器械科主任" && zheyi.contacts.first?.phone == "0571-87236114")
+            #expect(zheyi.contacts.last?.department == "骨科" && zheyi.contacts.last?.phone == "")
+
+            // A bad phone number in the file: line and column; nothing applied.
+            let bad = "id,name,region,latitude,longitude,contacts\nH-C-1,某医院,杭州,30.25,120.17,张三/主任/骨科/call me\n"
+            await #expect {
+                _ = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.importCsv(.with { $0.kind = .customers; $0.content = Data(bad.utf8) }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.message.contains("line 2, column contacts[0].phone") == true }
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM customers WHERE id = 'H-C-1'") == "0")
+
+            // By RPC: contacts are replaced as a whole, audited, and checked field by field.
+            var changed = zheyi
+            changed.contacts = [.with { $0.name = "赵刚"; $0.title = "设备处处长"; $0.phone = "+86 571 8723 0000" }]
+            let withNewContact = changed
+            let stored = try await cluster.visits(story.admin) { client, metadata in
+                try await client.upsertCustomer(.with { $0.customer = withNewContact }, metadata: metadata)
+            }
+            #expect(stored.contacts.map(\.name) == ["赵刚"])
+            let audit = try await cluster.visits(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "customer"; $0.entityID = "H-ZJ-001" }, metadata: metadata)
+            }
+            #expect(audit.entries.last?.changes.map(\.field) == ["contacts"])
+            changed.contacts = [.with { $0.name = "" }]
+            let nameless = changed
+            await #expect {
+                _ = try await cluster.visits(story.admin) { client, metadata in
+                    try await client.upsertCustomer(.with { $0.customer = nameless }, metadata: metadata)
+                }
+            } throws: { ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.contains("customer.contacts[0].name") == true }
         }
     }
 }

@@ -76,7 +76,8 @@ extension VisitsService {
             region: try Input.text(c.region, field: "customer.region", max: 32), address: try Input.text(c.address, field: "customer.address", max: 300),
             fence: Geofence(center: c.fenceCenter.position, radiusMeters: c.fenceRadiusM == 0 ? Geofence.defaultRadiusMeters : Int(c.fenceRadiusM)),
             departments: try c.departments.map { try Input.text($0, field: "customer.departments", max: 32) },
-            ownerRepID: try Input.text(c.ownerRepID, field: "customer.owner_rep_id"), grade: c.grade.isEmpty ? "C" : c.grade)
+            ownerRepID: try Input.text(c.ownerRepID, field: "customer.owner_rep_id"), grade: c.grade.isEmpty ? "C" : c.grade,
+            contacts: c.contacts.map { CustomerContact(name: $0.name, title: $0.title, department: $0.department, phone: $0.phone) })
         try record.validate { field, message in
             DomainError.invalidArgument(field: field == "latitude" || field == "longitude" ? "customer.fence_center.\(field)" : "customer.\(field)", message: message)
         }
@@ -195,7 +196,7 @@ extension VisitsService {
         case .customers:
             header = CustomerRecord.csvColumns
             let result = try await environment.postgres.query(
-                "SELECT id, registry_code, name, level, region, address, latitude, longitude, fence_radius_m, departments, owner_rep_id, grade, updated_at FROM customers ORDER BY id",
+                "SELECT \(unescaped: DirectoryStore.customerSelect) FROM customers ORDER BY id",
                 logger: environment.logger)
             for try await row in result { rows.append(try DirectoryStore.decodeCustomer(row).0.csvValues) }
         case .products:

@@ -135,25 +135,32 @@ struct DirectoryStore: Sendable {
     // MARK: Customers
 
     private static let customerColumns = """
-        id, registry_code, name, level, region, address, latitude, longitude, fence_radius_m, departments, owner_rep_id, grade, updated_at
+        id, registry_code, name, level, region, address, latitude, longitude, fence_radius_m, departments, owner_rep_id, grade, updated_at,
+        contacts
+        """
+    /// What `decodeCustomer` reads: the columns, with the contacts as JSON text.
+    static let customerSelect = """
+        id, registry_code, name, level, region, address, latitude, longitude, fence_radius_m, departments, owner_rep_id, grade, updated_at,
+        contacts::text
         """
 
     func customer(_ id: String, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> (CustomerRecord, updatedAt: Date)? {
         let rows = try await connection.query(
-            forUpdate ? "SELECT \(unescaped: Self.customerColumns) FROM customers WHERE id = \(id) FOR UPDATE"
-                      : "SELECT \(unescaped: Self.customerColumns) FROM customers WHERE id = \(id)",
+            forUpdate ? "SELECT \(unescaped: Self.customerSelect) FROM customers WHERE id = \(id) FOR UPDATE"
+                      : "SELECT \(unescaped: Self.customerSelect) FROM customers WHERE id = \(id)",
             logger: logger)
         for try await row in rows { return try Self.decodeCustomer(row) }
         return nil
     }
 
     static func decodeCustomer(_ row: PostgresRow) throws -> (CustomerRecord, updatedAt: Date) {
-        let (id, registry, name, level, region, address, latitude, longitude, radius, departments, owner, grade, updatedAt) =
-            try row.decode((String, String, String, String, String, String, Double, Double, Int, [String], String, String, Date).self)
+        let (id, registry, name, level, region, address, latitude, longitude, radius, departments, owner, grade, updatedAt, contacts) =
+            try row.decode((String, String, String, String, String, String, Double, Double, Int, [String], String, String, Date, String).self)
         return (CustomerRecord(
             id: id, registryCode: registry, name: name, level: level, region: region, address: address,
             fence: Geofence(center: GeoPosition(latitude: latitude, longitude: longitude), radiusMeters: radius),
-            departments: departments, ownerRepID: owner, grade: grade), updatedAt)
+            departments: departments, ownerRepID: owner, grade: grade,
+            contacts: try JSONDecoder().decode([CustomerContact].self, from: Data(contacts.utf8))), updatedAt)
     }
 
     /// Creates or updates a customer. The grade is set on creation only; later
@@ -173,11 +180,12 @@ struct DirectoryStore: Sendable {
             INSERT INTO customers (\(unescaped: Self.customerColumns))
             VALUES (\(customer.id), \(customer.registryCode), \(customer.name), \(customer.level), \(customer.region),
                     \(customer.address), \(customer.fence.center.latitude), \(customer.fence.center.longitude),
-                    \(customer.fence.radiusMeters), \(customer.departments), \(customer.ownerRepID), \(customer.grade), \(now))
+                    \(customer.fence.radiusMeters), \(customer.departments), \(customer.ownerRepID), \(customer.grade), \(now),
+                    \(String(decoding: try JSONEncoder().encode(customer.contacts), as: UTF8.self))::jsonb)
             ON CONFLICT (id) DO UPDATE SET registry_code = excluded.registry_code, name = excluded.name, level = excluded.level,
                 region = excluded.region, address = excluded.address, latitude = excluded.latitude, longitude = excluded.longitude,
                 fence_radius_m = excluded.fence_radius_m, departments = excluded.departments, owner_rep_id = excluded.owner_rep_id,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at, contacts = excluded.contacts
             """, logger: logger)
         try await environment.audit(
             AuditRecord(entityType: "customer", entityID: customer.id, action: before == nil ? "create" : "update",
@@ -205,6 +213,9 @@ struct DirectoryStore: Sendable {
             $0.departments = c.departments
             $0.ownerRepID = c.ownerRepID
             $0.grade = c.grade
+            $0.contacts = c.contacts.map { contact in
+                .with { $0.name = contact.name; $0.title = contact.title; $0.department = contact.department; $0.phone = contact.phone }
+            }
             $0.updatedAt = .init(updatedAt)
         }
     }
@@ -212,7 +223,7 @@ struct DirectoryStore: Sendable {
     func listCustomers(region: String, owner: String, grade: String, page: Page) async throws -> [Fieldwork_V1_Customer] {
         let rows = try await environment.postgres.query(
             """
-            SELECT \(unescaped: Self.customerColumns) FROM customers
+            SELECT \(unescaped: Self.customerSelect) FROM customers
             WHERE id > \(page.after) AND (\(region) = '' OR region = \(region))
               AND (\(owner) = '' OR owner_rep_id = \(owner)) AND (\(grade) = '' OR grade = \(grade))
             ORDER BY id LIMIT \(page.limit)

@@ -146,5 +146,8 @@ enum VisitsMigrations {
                 retired_at timestamptz
             );
             """),
+        Migration(105, "customer contacts", """
+            ALTER TABLE customers ADD COLUMN contacts jsonb NOT NULL DEFAULT '[]';
+            """),
     ]
 }
