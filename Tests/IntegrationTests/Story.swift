@@ -14,10 +14,21 @@ struct Story: Sendable {
         rep = try await cluster.token("E1001", [.rep], department: "sales", region: "杭州")
     }
 
+    /// Imports the demo directory and waits until every running consumer's copy
+    /// has all of it: a card that reached notifications before the last member of
+    /// its department would miss that member (directory copies are eventually
+    /// consistent, and in production the directory is loaded long before cards flow).
     func importDirectory() async throws {
         for (kind, content) in [(Fieldwork_V1_CsvKind.people, DemoData.people), (.customers, DemoData.customers), (.products, DemoData.products)] {
             _ = try await cluster.visits(admin) { client, metadata in
                 try await client.importCsv(.with { $0.kind = kind; $0.content = Data(content.utf8) }, metadata: metadata)
+            }
+        }
+        let people = String(DemoData.people.split(separator: "\n").count - 1)
+        for service in [Cluster.Service.workflows, .scoring, .notifications] where cluster.process(service) != nil {
+            try await cluster.eventually("\(service.rawValue) has the whole directory") {
+                try await flushVisitsOutbox()
+                return try cluster.scalar(service, "SELECT count(*) FROM directory_people") == people
             }
         }
     }

@@ -9,58 +9,18 @@ import PostgresNIO
 struct InboxStore: Sendable {
     let environment: ServiceEnvironment
     var logger: Logger { environment.logger }
+    var routes: RouteStore { RouteStore(environment: environment) }
 
-    /// Recipients and variables of the events that reach the inbox; returns the
-    /// people who got an item (to wake their open streams after the commit).
+    /// Puts an event into the inbox of everyone its routes name (routing as data,
+    /// `RouteStore`), rendered with the event type's template. Returns the people
+    /// who got an item, to wake their open streams after the commit.
     @discardableResult
     func notify(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws -> [String] {
-        switch event.payload {
-        case .cardCreated(let card):
-            // Every active member of the card's department (from the directory copy).
-            let members = try await DirectoryReplica.members(of: card.department, on: connection, logger: logger)
-            guard !members.isEmpty else {
-                // The copy may lag behind (the directory and the card come from different services):
-                // refuse, so the relay retries this event later instead of it reaching nobody.
-                throw DomainError.failedPrecondition("no members of department '\(card.department)' in the directory copy yet")
-            }
-            let dueAt = dayAndTime(card.dueAt.date)
-            return try await deliver(event, to: members, variables: [
-                "number": card.number, "title": card.title, "description": card.description_p, "department": card.department,
-                "customer_name": card.customerName, "due_at": dueAt, "card_id": card.cardID, "request_id": card.requestID,
-            ], on: connection)
-        case .cardEscalated(let escalation):
-            // The head or director the card escalated to; the department's members know already.
-            return try await deliver(event, to: escalation.escalatedTo.isEmpty ? [] : [escalation.escalatedTo], variables: [
-                "number": escalation.number, "department": escalation.department, "card_id": escalation.cardID,
-                "level_name": escalation.level == 1 ? "部门负责人" : "总监",
-                "overdue_since": dayAndTime(escalation.overdueSince.date),
-            ], on: connection)
-        case .requestCompleted(let completed):
-            return try await deliver(event, to: [completed.requesterID], variables: [
-                "request_id": completed.requestID, "completed_at": dayAndTime(completed.completedAt.date),
-            ], on: connection)
-        case .approvalStepPending(let pending):
-            return try await deliver(event, to: [pending.approverID], variables: [
-                "approval_id": pending.approvalID, "subject": pending.subject, "step": String(pending.step + 1),
-            ], on: connection)
-        case .approvalDecided(let decided):
-            return try await deliver(event, to: [decided.submitterID], variables: [
-                "approval_id": decided.approvalID, "outcome_name": decided.outcome == "APPROVED" ? "通过" : "驳回",
-            ], on: connection)
-        default:
-            return []
+        guard let variables = EventMessages.variables(of: event, dayAndTime: dayAndTime) else { return [] }
+        var people: Set<String> = []
+        for route in try await routes.routes(eventType: event.type, on: connection) {
+            people.formUnion(try await routes.resolve(route.recipients, variables: variables, on: connection))
         }
-    }
-
-    private func dayAndTime(_ date: Date) -> String {
-        environment.calendar.day(of: date).description + " " + Self.clockTime(date, in: environment.calendar.timeZone)
-    }
-
-    private func deliver(
-        _ event: Fieldwork_V1_Event, to recipients: [String], variables: [String: String], on connection: PostgresConnection
-    ) async throws -> [String] {
-        // Sorted, so two deliveries lock the same people in the same order.
-        let people = Array(Set(recipients.filter { !$0.isEmpty })).sorted()
         guard !people.isEmpty else {
             logger.warning("event has no inbox recipients", metadata: ["event": "\(event.type)", "id": "\(event.id)"])
             return []
@@ -69,10 +29,23 @@ struct InboxStore: Sendable {
             logger.warning("no message template", metadata: ["event": "\(event.type)"])
             return []
         }
-        let title = TemplateText.render(template.title, variables)
-        let body = TemplateText.render(template.body, variables)
-        let link = TemplateText.render(template.link, variables)
-        let eventID = UUID(uuidString: event.id)!
+        return try await insert(
+            eventID: UUID(uuidString: event.id)!, eventType: event.type, to: people,
+            title: TemplateText.render(template.title, variables), body: TemplateText.render(template.body, variables),
+            link: TemplateText.render(template.link, variables), by: try Principal.required(), requestID: event.id, on: connection)
+    }
+
+    func dayAndTime(_ date: Date) -> String {
+        environment.calendar.day(of: date).description + " " + Self.clockTime(date, in: environment.calendar.timeZone)
+    }
+
+    /// One item per person, at most once per (event, person).
+    func insert(
+        eventID: UUID, eventType: String, to recipients: Set<String>, title: String, body: String, link: String,
+        by principal: Principal, requestID: String, on connection: PostgresConnection
+    ) async throws -> [String] {
+        // Sorted, so two deliveries lock the same people in the same order.
+        let people = recipients.filter { !$0.isEmpty }.sorted()
         let now = environment.clock.now()
         for person in people {
             // A person's cursors must follow commit order, or a stream resuming "after
@@ -83,15 +56,15 @@ struct InboxStore: Sendable {
             try await connection.query(
                 """
                 INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
-                VALUES (\(UUID()), \(person), \(eventID), \(event.type), \(title), \(body), \(link), \(now))
+                VALUES (\(UUID()), \(person), \(eventID), \(eventType), \(title), \(body), \(link), \(now))
                 ON CONFLICT (event_id, person_id) DO NOTHING
                 """, logger: logger)
         }
         try await environment.audit(
-            AuditRecord(entityType: "event", entityID: event.id, action: "inbox_delivered", changes: [
+            AuditRecord(entityType: "event", entityID: eventID.uuidString.lowercased(), action: "inbox_delivered", changes: [
                 .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
             ]),
-            by: try Principal.required(), at: now, requestID: event.id, on: connection)
+            by: principal, at: now, requestID: requestID, on: connection)
         return people
     }
 

@@ -12,7 +12,10 @@ public enum NotificationsBlueprint {
         defaultPort: 7104,
         defaultMetricsPort: 9104,
         migrations: NotificationsMigrations.all,
-        access: [:],
+        access: [
+            "UpsertRoute": [.admin], "UpsertTemplate": [.admin],
+            "Send": [.admin, .manager, .director, .deptHead],
+        ],
         makeService: { environment in NotificationsService(environment: environment) }
     )
 }
@@ -37,6 +40,11 @@ struct NotificationsService: RegistrableRPCService {
         router.unary(Method.MarkRead.descriptor) { try await markRead($0) }
         router.unary(Method.MarkAllRead.descriptor) { try await markAllRead($0) }
         router.serverStreaming(Method.Subscribe.descriptor) { request, writer, _ in try await subscribe(request, writer: writer) }
+        router.unary(Method.Send.descriptor) { try await send($0) }
+        router.unary(Method.UpsertRoute.descriptor) { try await upsertRoute($0) }
+        router.unary(Method.ListRoutes.descriptor) { try await listRoutes($0) }
+        router.unary(Method.UpsertTemplate.descriptor) { try await upsertMessageTemplate($0) }
+        router.unary(Method.ListTemplates.descriptor) { try await listMessageTemplates($0) }
         router.unary(Method.Deliver.descriptor) { request in
             let recipients = Mutex<[String]>([])
             let response = try await environment.deliver(request) { event, connection in

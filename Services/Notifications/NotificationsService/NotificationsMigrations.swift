@@ -53,5 +53,24 @@ enum NotificationsMigrations {
              E'您提交的审批 {approval_id} 已{outcome_name}。',
              'fieldwork://approvals/{approval_id}');
             """),
+        Migration(102, "routes", """
+            CREATE TABLE routes (
+                id         text NOT NULL,
+                version    integer NOT NULL,
+                event_type text NOT NULL,
+                recipients jsonb NOT NULL,
+                channels   text[] NOT NULL,
+                active     boolean NOT NULL DEFAULT true,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (id, version)
+            );
+            -- Who each event reaches, as data; placeholders come from the event.
+            INSERT INTO routes (id, version, event_type, recipients, channels) VALUES
+            ('card-created-department', 1, 'workflows.CardCreated', '{"departments": ["{department}"]}', '{INBOX}'),
+            ('card-escalated-target', 1, 'workflows.CardEscalated', '{"personIds": ["{escalated_to}"]}', '{INBOX}'),
+            ('request-completed-requester', 1, 'workflows.RequestCompleted', '{"personIds": ["{requester_id}"]}', '{INBOX}'),
+            ('approval-step-approver', 1, 'workflows.ApprovalStepPending', '{"personIds": ["{approver_id}"]}', '{INBOX}'),
+            ('approval-decided-submitter', 1, 'workflows.ApprovalDecided', '{"personIds": ["{submitter_id}"]}', '{INBOX}');
+            """),
     ]
 }

@@ -1,0 +1,164 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import PostgresNIO
+import Synchronization
+import SwiftProtobuf
+
+/// Routes and message templates as data (SPEC §5), and `Send` for a message
+/// written by hand. Route and template saves are new versions, audited.
+extension NotificationsService {
+    func upsertRoute(_ request: Fieldwork_V1_UpsertRouteRequest) async throws -> Fieldwork_V1_Route {
+        var route = request.route
+        route.id = try Self.slug(route.id, field: "route.id")
+        guard let variables = EventMessages.variableNames[route.eventType], route.eventType != EventMessages.Send.eventType else {
+            throw DomainError.invalidArgument(
+                field: "route.event_type",
+                message: "'\(route.eventType)' is not one of \(EventMessages.variableNames.keys.filter { $0 != EventMessages.Send.eventType }.sorted().joined(separator: ", "))")
+        }
+        try RouteStore.validate(route.recipients, field: "route.recipients", variables: variables)
+        if route.channels.isEmpty { route.channels = [.inbox] }
+        try RouteStore.validate(channels: route.channels, field: "route.channels")
+        let recipientsJSON = try route.recipients.jsonString()
+        let channels = route.channels.map(\.storedName)
+        let finalRoute = route
+        return try await environment.command("UpsertRoute", requestID: request.requestID) { connection, principal, now in
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("route:" + finalRoute.id), 0))", logger: environment.logger)
+            var previous: (version: Int32, eventType: String, recipients: String)?
+            for try await row in try await connection.query(
+                "SELECT version, event_type, recipients::text FROM routes WHERE id = \(finalRoute.id) ORDER BY version DESC LIMIT 1",
+                logger: environment.logger
+            ).decode((Int32, String, String).self) { previous = row }
+            let version = (previous?.version ?? 0) + 1
+            try await connection.query(
+                """
+                INSERT INTO routes (id, version, event_type, recipients, channels, updated_at)
+                VALUES (\(finalRoute.id), \(Int(version)), \(finalRoute.eventType), \(recipientsJSON)::jsonb, \(channels), \(now))
+                """, logger: environment.logger)
+            try await environment.audit(
+                AuditRecord(entityType: "route", entityID: finalRoute.id, action: previous == nil ? "create" : "revise", changes: [
+                    .init("version", previous.map { String($0.version) } ?? "", String(version)),
+                    .init("event_type", previous?.eventType ?? "", finalRoute.eventType),
+                    .init("recipients", previous?.recipients ?? "", recipientsJSON),
+                ]),
+                by: principal, at: now, requestID: request.requestID, on: connection)
+            var saved = finalRoute
+            saved.version = version
+            return saved
+        }
+    }
+
+    func listRoutes(_ request: Fieldwork_V1_ListRoutesRequest) async throws -> Fieldwork_V1_ListRoutesResponse {
+        let page = try Page(request.page)
+        let eventType = try Input.text(request.eventType, field: "event_type", max: 64)
+        let routes = try await environment.postgres.withConnection { connection in
+            try await inbox.routes.routes(eventType: eventType, after: page.after, limit: page.limit, on: connection)
+        }
+        let finished = page.finish(routes) { $0.id }
+        return .with { $0.routes = finished.rows; $0.page = finished.page }
+    }
+
+    func upsertMessageTemplate(_ request: Fieldwork_V1_UpsertMessageTemplateRequest) async throws -> Fieldwork_V1_MessageTemplate {
+        var template = request.template
+        guard let variables = EventMessages.variableNames[template.eventType], template.eventType != EventMessages.Send.eventType else {
+            throw DomainError.invalidArgument(field: "template.event_type", message: "'\(template.eventType)' has no template")
+        }
+        template.locale = template.locale.isEmpty ? "zh-CN" : try Input.text(template.locale, field: "template.locale", max: 16)
+        template.title = try Input.text(template.title, field: "template.title", max: 200, required: true)
+        template.body = try Input.text(template.body, field: "template.body", max: 4000, required: true)
+        template.linkTemplate = try Input.text(template.linkTemplate, field: "template.link_template", max: 500)
+        for (field, text) in [("title", template.title), ("body", template.body), ("link_template", template.linkTemplate)] {
+            if let unknown = TemplateText.placeholders(in: text).first(where: { !variables.contains($0) }) {
+                throw DomainError.invalidArgument(
+                    field: "template.\(field)", message: "unknown variable {\(unknown)}; known: \(variables.sorted().joined(separator: ", "))")
+            }
+        }
+        let finalTemplate = template
+        return try await environment.command("UpsertTemplate", requestID: request.requestID) { connection, principal, now in
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\("template:" + finalTemplate.eventType + "/" + finalTemplate.locale), 0))",
+                logger: environment.logger)
+            var previous: (version: Int32, title: String, body: String)?
+            for try await row in try await connection.query(
+                """
+                SELECT version, title, body FROM message_templates WHERE event_type = \(finalTemplate.eventType) AND locale = \(finalTemplate.locale)
+                ORDER BY version DESC LIMIT 1
+                """, logger: environment.logger
+            ).decode((Int32, String, String).self) { previous = row }
+            var saved = finalTemplate
+            saved.version = (previous?.version ?? 0) + 1
+            try await connection.query(
+                """
+                INSERT INTO message_templates (event_type, locale, version, title, body, link_template, created_at)
+                VALUES (\(saved.eventType), \(saved.locale), \(Int(saved.version)), \(saved.title), \(saved.body), \(saved.linkTemplate), \(now))
+                """, logger: environment.logger)
+            try await environment.audit(
+                AuditRecord(entityType: "message_template", entityID: "\(saved.eventType)/\(saved.locale)", action: previous == nil ? "create" : "revise",
+                            changes: [.init("version", previous.map { String($0.version) } ?? "", String(saved.version)),
+                                      .init("title", previous?.title ?? "", saved.title), .init("body", previous?.body ?? "", saved.body)]),
+                by: principal, at: now, requestID: request.requestID, on: connection)
+            return saved
+        }
+    }
+
+    func listMessageTemplates(_ request: Fieldwork_V1_ListMessageTemplatesRequest) async throws -> Fieldwork_V1_ListMessageTemplatesResponse {
+        let page = try Page(request.page)
+        let eventType = try Input.text(request.eventType, field: "event_type", max: 64)
+        var templates: [Fieldwork_V1_MessageTemplate] = []
+        for try await (type, locale, version, title, body, link) in try await environment.postgres.query(
+            """
+            SELECT DISTINCT ON (event_type, locale) event_type, locale, version, title, body, link_template FROM message_templates
+            WHERE (\(eventType) = '' OR event_type = \(eventType)) AND event_type || '/' || locale > \(page.after)
+            ORDER BY event_type, locale, version DESC LIMIT \(page.limit)
+            """, logger: environment.logger
+        ).decode((String, String, Int32, String, String, String).self) {
+            templates.append(.with {
+                $0.eventType = type
+                $0.locale = locale
+                $0.version = version
+                $0.title = title
+                $0.body = body
+                $0.linkTemplate = link
+            })
+        }
+        let finished = page.finish(templates) { "\($0.eventType)/\($0.locale)" }
+        return .with { $0.templates = finished.rows; $0.page = finished.page }
+    }
+
+    /// A message written by hand to people named directly or by role, department or region.
+    func send(_ request: Fieldwork_V1_SendRequest) async throws -> Fieldwork_V1_SendResponse {
+        try RouteStore.validate(request.recipients, field: "recipients", variables: [])
+        try RouteStore.validate(channels: request.channels, field: "channels")
+        let title = try Input.text(request.title, field: "title", max: 200, required: true)
+        let body = try Input.text(request.body, field: "body", max: 4000, required: true)
+        let link = try Input.text(request.link, field: "link", max: 500)
+        let recipients = Mutex<[String]>([])
+        let response = try await environment.command("Send", requestID: request.requestID) { connection, principal, now in
+            // People named by hand must exist: a typo would otherwise reach nobody without a word.
+            var known: Set<String> = []
+            for try await id in try await connection.query(
+                "SELECT id FROM directory_people WHERE id = ANY (\(request.recipients.personIds)) AND active", logger: environment.logger
+            ).decode(String.self) { known.insert(id) }
+            if let unknown = request.recipients.personIds.first(where: { !known.contains($0) }) {
+                throw DomainError.invalidArgument(field: "recipients.person_ids", message: "'\(unknown)' is not an active person in the directory")
+            }
+            let people = try await inbox.routes.resolve(request.recipients, variables: [:], on: connection)
+            let delivered = try await inbox.insert(
+                eventID: UUID(), eventType: EventMessages.Send.eventType, to: Set(people), title: title, body: body, link: link,
+                by: principal, requestID: request.requestID, on: connection)
+            recipients.withLock { $0 = delivered }
+            return Fieldwork_V1_SendResponse.with { $0.deliveries = Int32(delivered.count) }
+        }
+        feed.wake(recipients.withLock { $0 })
+        return response
+    }
+
+    private static func slug(_ value: String, field: String) throws -> String {
+        let id = try Input.text(value, field: field, max: 64, required: true)
+        guard id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw DomainError.invalidArgument(field: field, message: "use lower-case letters, digits and '-'")
+        }
+        return id
+    }
+}

@@ -1,0 +1,49 @@
+import FieldworkProto
+import Foundation
+
+/// What each event that reaches people offers to routes and templates: the
+/// variables by name. Recipient placeholders (`{department}`, `{escalated_to}` …)
+/// and message texts (`{number}`, `{title}` …) draw on the same set.
+enum EventMessages {
+    static let variableNames: [String: Set<String>] = [
+        "workflows.CardCreated": [
+            "number", "title", "description", "department", "customer_name", "due_at", "card_id", "request_id", "requester_id",
+        ],
+        "workflows.CardEscalated": ["number", "department", "card_id", "level_name", "overdue_since", "escalated_to"],
+        "workflows.RequestCompleted": ["request_id", "completed_at", "requester_id"],
+        "workflows.ApprovalStepPending": ["approval_id", "subject", "step", "approver_id"],
+        "workflows.ApprovalDecided": ["approval_id", "outcome_name", "submitter_id"],
+        Send.eventType: ["title", "body", "link"],
+    ]
+
+    /// The variables of an event, or nil for events that reach nobody's inbox.
+    static func variables(of event: Fieldwork_V1_Event, dayAndTime: (Date) -> String) -> [String: String]? {
+        switch event.payload {
+        case .cardCreated(let card):
+            [
+                "number": card.number, "title": card.title, "description": card.description_p, "department": card.department,
+                "customer_name": card.customerName, "due_at": dayAndTime(card.dueAt.date), "card_id": card.cardID,
+                "request_id": card.requestID, "requester_id": card.requesterID,
+            ]
+        case .cardEscalated(let escalation):
+            [
+                "number": escalation.number, "department": escalation.department, "card_id": escalation.cardID,
+                "level_name": escalation.level == 1 ? "部门负责人" : "总监", "overdue_since": dayAndTime(escalation.overdueSince.date),
+                "escalated_to": escalation.escalatedTo,
+            ]
+        case .requestCompleted(let completed):
+            ["request_id": completed.requestID, "completed_at": dayAndTime(completed.completedAt.date), "requester_id": completed.requesterID]
+        case .approvalStepPending(let pending):
+            ["approval_id": pending.approvalID, "subject": pending.subject, "step": String(pending.step + 1), "approver_id": pending.approverID]
+        case .approvalDecided(let decided):
+            ["approval_id": decided.approvalID, "outcome_name": decided.outcome == "APPROVED" ? "通过" : "驳回", "submitter_id": decided.submitterID]
+        default:
+            nil
+        }
+    }
+
+    /// Messages sent by hand (`Send`) are stored under this event type.
+    enum Send {
+        static let eventType = "notifications.Send"
+    }
+}

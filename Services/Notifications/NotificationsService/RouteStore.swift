@@ -1,0 +1,113 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import Logging
+import PostgresNIO
+import SwiftProtobuf
+
+/// Routing as data (SPEC §5): which people an event type reaches, by person,
+/// role, department or region, with `{variable}` placeholders filled from the
+/// event (e.g. departments ["{department}"] for a card). Each save is a new
+/// version; the latest active version of each route applies.
+struct RouteStore: Sendable {
+    let environment: ServiceEnvironment
+    var logger: Logger { environment.logger }
+
+    func routes(eventType: String, after: String = "", limit: Int = 500, on connection: PostgresConnection) async throws -> [Fieldwork_V1_Route] {
+        var routes: [Fieldwork_V1_Route] = []
+        for try await (id, version, type, recipients, channels) in try await connection.query(
+            """
+            SELECT id, version, event_type, recipients::text, channels FROM routes
+            WHERE (id, version) IN (SELECT id, max(version) FROM routes GROUP BY id) AND active
+              AND (\(eventType) = '' OR event_type = \(eventType)) AND id > \(after)
+            ORDER BY id LIMIT \(limit)
+            """, logger: logger
+        ).decode((String, Int32, String, String, [String]).self) {
+            routes.append(.with {
+                $0.id = id
+                $0.version = version
+                $0.eventType = type
+                $0.recipients = (try? Fieldwork_V1_Recipients(jsonString: recipients)) ?? .init()
+                $0.channels = channels.compactMap { Fieldwork_V1_ChannelKind(name: $0) }
+            })
+        }
+        return routes
+    }
+
+    /// The people `recipients` name, from the directory copy, placeholders filled.
+    /// A named department or region with nobody in the copy is refused, so an
+    /// event whose directory has not arrived yet is retried rather than lost.
+    func resolve(_ recipients: Fieldwork_V1_Recipients, variables: [String: String], on connection: PostgresConnection) async throws -> [String] {
+        func fill(_ values: [String]) -> [String] {
+            values.map { TemplateText.render($0, variables).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let persons = fill(recipients.personIds), roles = fill(recipients.roles)
+        let departments = fill(recipients.departments), regions = fill(recipients.regions)
+        var people = Set(persons)
+        for (column, values) in [("department", departments), ("region", regions)] {
+            for value in values {
+                var found = 0
+                for try await id in try await connection.query(
+                    "SELECT id FROM directory_people WHERE active AND \(unescaped: column) = \(value)", logger: logger
+                ).decode(String.self) {
+                    people.insert(id)
+                    found += 1
+                }
+                if found == 0 { throw DomainError.failedPrecondition("no active people in \(column) '\(value)' in the directory copy yet") }
+            }
+        }
+        if !roles.isEmpty {
+            for try await id in try await connection.query(
+                "SELECT id FROM directory_people WHERE active AND roles && \(roles)", logger: logger
+            ).decode(String.self) { people.insert(id) }
+        }
+        return people.sorted()
+    }
+
+    /// Checks a route or a `Send`'s recipients: something named, placeholders known.
+    static func validate(_ recipients: Fieldwork_V1_Recipients, field: String, variables: Set<String>) throws {
+        let all = recipients.personIds + recipients.roles + recipients.departments + recipients.regions
+        guard !all.isEmpty else { throw DomainError.invalidArgument(field: field, message: "name at least one person, role, department or region") }
+        guard all.count <= 100 else { throw DomainError.invalidArgument(field: field, message: "at most 100 entries") }
+        for (name, values) in [("person_ids", recipients.personIds), ("roles", recipients.roles), ("departments", recipients.departments),
+                               ("regions", recipients.regions)] {
+            for value in values {
+                _ = try Input.text(value, field: "\(field).\(name)", max: 64, required: true)
+                if let unknown = TemplateText.placeholders(in: value).first(where: { !variables.contains($0) }) {
+                    throw DomainError.invalidArgument(field: "\(field).\(name)", message: "unknown variable {\(unknown)}")
+                }
+                if name == "roles", TemplateText.placeholders(in: value).isEmpty, Role(rawValue: value) == nil {
+                    throw DomainError.invalidArgument(field: "\(field).roles", message: "'\(value)' is not a role")
+                }
+            }
+        }
+    }
+
+    /// Only the in-app inbox delivers so far; naming another channel is refused rather than silently dropped.
+    static func validate(channels: [Fieldwork_V1_ChannelKind], field: String) throws {
+        for channel in channels where channel != .inbox {
+            throw DomainError.invalidArgument(field: field, message: "\(channel) is not delivered yet; use CHANNEL_KIND_INBOX")
+        }
+    }
+}
+
+extension Fieldwork_V1_ChannelKind {
+    init?(name: String) {
+        switch name {
+        case "INBOX": self = .inbox
+        case "WECOM_ROBOT": self = .wecomRobot
+        case "WEBHOOK": self = .webhook
+        default: return nil
+        }
+    }
+
+    var storedName: String {
+        switch self {
+        case .inbox: "INBOX"
+        case .wecomRobot: "WECOM_ROBOT"
+        case .webhook: "WEBHOOK"
+        default: ""
+        }
+    }
+}
