@@ -213,6 +213,13 @@ final class Cluster: @unchecked Sendable {
         return try await withClient(.workflows) { try await body(.init(wrapping: $0), metadata) }
     }
 
+    func scoring<Result: Sendable>(
+        _ token: String?, _ body: @Sendable (Fieldwork_V1_ScoringService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Result
+    ) async throws -> Result {
+        let metadata = self.metadata(token)
+        return try await withClient(.scoring) { try await body(.init(wrapping: $0), metadata) }
+    }
+
     func notifications<Result: Sendable>(
         _ token: String?, _ body: @Sendable (Fieldwork_V1_NotificationsService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Result
     ) async throws -> Result {

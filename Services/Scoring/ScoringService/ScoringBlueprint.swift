@@ -3,18 +3,33 @@ import FieldworkProto
 import FieldworkRuntime
 import GRPCCore
 
-/// The scoring service (SPEC §4). Live so far: it keeps its copy of the
-/// directory from the visits service's events; facts, the health model and
-/// strategy rules are the scoring issue's work.
+/// The scoring service (SPEC §4): commercial facts, the versioned health model
+/// and its nightly runs, and the directory copy from the visits service's events.
 public enum ScoringBlueprint {
     public static let blueprint = ServiceBlueprint(
         name: "scoring",
         grpcServiceName: "fieldwork.v1.ScoringService",
         defaultPort: 7103,
         defaultMetricsPort: 9103,
-        migrations: [RuntimeSchema.core, RuntimeSchema.directoryReplica],
-        access: [:],
-        makeService: { environment in ScoringService(environment: environment) }
+        settings: [
+            Setting("SCORING_TIME", default: "02:00", help: "local time of the nightly health scoring run"),
+        ],
+        migrations: ScoringMigrations.all,
+        access: [
+            "RecordPurchase": [.admin, .ops], "RecordTrial": [.admin, .ops], "RecordAcademicParticipation": [.admin, .ops],
+            "UpdateModelConfig": [.admin], "RunScoring": [.admin],
+        ],
+        makeService: { environment in
+            let service = ScoringService(environment: environment)
+            let time = environment.configuration.string("SCORING_TIME").split(separator: ":").compactMap { Int($0) }
+            guard time.count == 2, (0..<24).contains(time[0]), (0..<60).contains(time[1]) else {
+                throw ConfigurationError(description: "\(environment.configuration.prefix)SCORING_TIME must be HH:MM")
+            }
+            environment.jobs.register(Job("scoring", schedule: .daily(hour: time[0], minute: time[1])) { asOf in
+                try await service.scheduledRun(asOf: asOf)
+            })
+            return service
+        }
     )
 }
 
@@ -26,6 +41,16 @@ struct ScoringService: RegistrableRPCService {
     let environment: ServiceEnvironment
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.unary(Method.RecordPurchase.descriptor) { try await recordPurchase($0) }
+        router.unary(Method.RecordTrial.descriptor) { try await recordTrial($0) }
+        router.unary(Method.RecordAcademicParticipation.descriptor) { try await recordAcademicParticipation($0) }
+        router.unary(Method.GetModelConfig.descriptor) { try await getModelConfig($0) }
+        router.unary(Method.UpdateModelConfig.descriptor) { try await updateModelConfig($0) }
+        router.unary(Method.ListModelVersions.descriptor) { try await listModelVersions($0) }
+        router.unary(Method.RunScoring.descriptor) { try await runScoring($0) }
+        router.unary(Method.GetCustomerHealth.descriptor) { try await getCustomerHealth($0) }
+        router.unary(Method.ListCustomerHealth.descriptor) { try await listCustomerHealth($0) }
+        router.unary(Method.HealthHistory.descriptor) { try await healthHistory($0) }
         router.unary(Method.Deliver.descriptor) { request in
             try await environment.deliver(request) { event, connection in
                 try await DirectoryReplica.apply(event, on: connection, logger: environment.logger)

@@ -1,0 +1,110 @@
+import FieldworkDomain
+import FieldworkProto
+import FieldworkRuntime
+import Foundation
+import PostgresNIO
+
+/// Reading scores back: a customer's latest, the table of the latest run, and a
+/// customer's history across runs. A rep sees the customers they own; managers,
+/// directors and admins see all.
+extension ScoringService {
+    private static let healthColumns = """
+        h.customer_id, coalesce(c.name, ''), coalesce(c.region, ''), h.score, h.purchases, h.trials, h.academic, h.grade,
+        h.model_version, h.run_id, h.as_of, h.cultivation_hint
+        """
+
+    private static func decodeHealth(_ row: PostgresRow) throws -> Fieldwork_V1_CustomerHealth {
+        let (customer, name, region, score, p, t, a, grade, version, run, asOf, hint) =
+            try row.decode((String, String, String, Double, Double, Double, Double, String, Int32, UUID, Date, Bool).self)
+        return .with {
+            $0.customerID = customer
+            $0.customerName = name
+            $0.region = region
+            $0.score = score
+            $0.components = .with { $0.purchases = p; $0.trials = t; $0.academic = a }
+            $0.grade = grade
+            $0.modelVersion = version
+            $0.runID = run.uuidString.lowercased()
+            $0.asOf = .init(asOf)
+            $0.cultivationHint = hint
+        }
+    }
+
+    /// Reps are limited to their own customers.
+    private func ownerFilter(_ principal: Principal) -> String {
+        principal.hasAny([.admin, .manager, .director, .ops, .deptHead]) ? "" : principal.personID
+    }
+
+    func getCustomerHealth(_ request: Fieldwork_V1_GetCustomerHealthRequest) async throws -> Fieldwork_V1_CustomerHealth {
+        let customer = try Input.text(request.customerID, field: "customer_id", max: 64, required: true)
+        let found = try await history(customer: customer, window: TimeWindow(from: .distantPast, to: .distantFuture), newestFirst: true,
+                                      after: nil, limit: 1)
+        guard let latest = found.first else { throw DomainError.notFound(entity: "health score of customer", id: customer) }
+        return latest
+    }
+
+    func healthHistory(_ request: Fieldwork_V1_HealthHistoryRequest) async throws -> Fieldwork_V1_HealthHistoryResponse {
+        let customer = try Input.text(request.customerID, field: "customer_id", max: 64, required: true)
+        let page = try Page(request.page)
+        var after: Date?
+        if !page.after.isEmpty {
+            guard let seconds = Double(page.after) else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+            after = Date(timeIntervalSince1970: seconds)
+        }
+        let points = try await history(customer: customer, window: try TimeWindow(request.range), newestFirst: false, after: after, limit: page.limit)
+        let finished = page.finish(points) { String($0.asOf.date.timeIntervalSince1970) }
+        return .with { $0.points = finished.rows; $0.page = finished.page }
+    }
+
+    private func history(customer: String, window: TimeWindow, newestFirst: Bool, after: Date?, limit: Int) async throws -> [Fieldwork_V1_CustomerHealth] {
+        let owner = ownerFilter(try Principal.required())
+        var points: [Fieldwork_V1_CustomerHealth] = []
+        for try await row in try await environment.postgres.query(
+            """
+            SELECT \(unescaped: Self.healthColumns) FROM customer_health h LEFT JOIN directory_customers c ON c.id = h.customer_id
+            WHERE h.customer_id = \(customer) AND h.as_of >= \(window.from) AND h.as_of < \(window.to)
+              AND (\(after)::timestamptz IS NULL OR h.as_of > \(after))
+              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+            ORDER BY h.as_of \(unescaped: newestFirst ? "DESC" : "ASC"), h.run_id LIMIT \(limit)
+            """, logger: environment.logger) {
+            points.append(try Self.decodeHealth(row))
+        }
+        return points
+    }
+
+    /// The latest run's table, filtered and sorted (score descending by default).
+    func listCustomerHealth(_ request: Fieldwork_V1_ListCustomerHealthRequest) async throws -> Fieldwork_V1_ListCustomerHealthResponse {
+        let page = try Page(request.page)
+        let offset = page.after.isEmpty ? 0 : Int(page.after) ?? -1
+        guard offset >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let order: String
+        switch request.sort {
+        case "", "score": order = "h.score DESC, h.customer_id"
+        case "-score": order = "h.score ASC, h.customer_id"
+        case "customer": order = "h.customer_id"
+        default: throw DomainError.invalidArgument(field: "sort", message: "use score, -score or customer")
+        }
+        let region = try Input.text(request.region, field: "region", max: 32)
+        let grade = try Input.text(request.grade, field: "grade", max: 1)
+        guard !request.warningsOnly else {
+            throw DomainError.failedPrecondition("warnings_only: red warnings are not computed yet")
+        }
+        let owner = ownerFilter(try Principal.required())
+        var customers: [Fieldwork_V1_CustomerHealth] = []
+        // Offset paging: a run's table does not change once written.
+        for try await row in try await environment.postgres.query(
+            """
+            SELECT \(unescaped: Self.healthColumns) FROM customer_health h LEFT JOIN directory_customers c ON c.id = h.customer_id
+            WHERE h.run_id = (SELECT id FROM scoring_runs ORDER BY as_of DESC, created_at DESC LIMIT 1)
+              AND (\(region) = '' OR c.region = \(region)) AND (\(grade) = '' OR h.grade = \(grade))
+              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+            ORDER BY \(unescaped: order) OFFSET \(offset) LIMIT \(page.limit)
+            """, logger: environment.logger) {
+            customers.append(try Self.decodeHealth(row))
+        }
+        var response = Fieldwork_V1_ListCustomerHealthResponse()
+        response.customers = Array(customers.prefix(page.size))
+        if customers.count > page.size { response.page.nextPageToken = Data("k:\(offset + page.size)".utf8).base64EncodedString() }
+        return response
+    }
+}

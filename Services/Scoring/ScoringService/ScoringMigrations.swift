@@ -1,0 +1,76 @@
+import FieldworkRuntime
+
+/// The scoring service's schema: the runtime's tables, then its own.
+enum ScoringMigrations {
+    static let all: [Migration] = [
+        RuntimeSchema.core,
+        RuntimeSchema.directoryReplica,
+        Migration(100, "facts, model versions and health runs", """
+            -- Facts are immutable and keyed by the source row id, so a re-import changes nothing.
+            CREATE TABLE purchases (
+                source_row_id text PRIMARY KEY,
+                customer_id   text NOT NULL,
+                product_line  text NOT NULL,
+                amount_fen    bigint NOT NULL CHECK (amount_fen > 0),
+                day           date NOT NULL,
+                recorded_at   timestamptz NOT NULL
+            );
+            CREATE INDEX purchases_customer ON purchases (customer_id, day);
+            CREATE INDEX purchases_day ON purchases (day);
+            CREATE TABLE trials (
+                source_row_id text PRIMARY KEY,
+                customer_id   text NOT NULL,
+                product_id    text NOT NULL,
+                day           date NOT NULL,
+                recorded_at   timestamptz NOT NULL
+            );
+            CREATE INDEX trials_day ON trials (day);
+            CREATE TABLE academic_participations (
+                source_row_id text PRIMARY KEY,
+                customer_id   text NOT NULL,
+                event_name    text NOT NULL,
+                day           date NOT NULL,
+                recorded_at   timestamptz NOT NULL
+            );
+            CREATE INDEX academic_participations_day ON academic_participations (day);
+
+            CREATE TABLE model_versions (
+                version    integer PRIMARY KEY,
+                config     jsonb NOT NULL,
+                created_at timestamptz NOT NULL,
+                created_by text NOT NULL,
+                reason     text NOT NULL
+            );
+            INSERT INTO model_versions (version, config, created_at, created_by, reason) VALUES (1, '{
+              "weightPurchases": 0.4, "weightTrials": 0.3, "weightAcademic": 0.3, "windowMonths": 3,
+              "purchasesFullPercentile": 90, "trialsFullMarks": 3, "academicFullMarks": 4,
+              "gradeAMin": 80, "gradeBMin": 60, "zeroStreakWeeks": 2, "cultivationMaxScore": 70
+            }', now(), 'system', 'SPEC §4.2 defaults');
+
+            CREATE TABLE scoring_runs (
+                id                uuid PRIMARY KEY,
+                as_of             timestamptz NOT NULL,
+                model_version     integer NOT NULL REFERENCES model_versions (version),
+                customers_scored  integer NOT NULL,
+                purchases_p90_fen bigint NOT NULL,
+                hints             integer NOT NULL,
+                created_at        timestamptz NOT NULL
+            );
+            CREATE INDEX scoring_runs_as_of ON scoring_runs (as_of);
+            CREATE TABLE customer_health (
+                run_id           uuid NOT NULL REFERENCES scoring_runs (id),
+                customer_id      text NOT NULL,
+                as_of            timestamptz NOT NULL,
+                score            double precision NOT NULL,
+                purchases        double precision NOT NULL,
+                trials           double precision NOT NULL,
+                academic         double precision NOT NULL,
+                grade            text NOT NULL,
+                model_version    integer NOT NULL,
+                cultivation_hint boolean NOT NULL,
+                PRIMARY KEY (run_id, customer_id)
+            );
+            CREATE INDEX customer_health_history ON customer_health (customer_id, as_of);
+            """),
+    ]
+}

@@ -1,0 +1,126 @@
+import FieldworkProto
+import Foundation
+import GRPCCore
+import Testing
+
+/// SPEC §4.1–4.2 over TCP: facts by RPC, the health model's runs, its versioned
+/// configuration, and reading scores back.
+@Suite(.serialized) struct ScoringHealthTests {
+    @Test func factsBecomeScoresThatFollowTheModelVersion() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            let ops = try await cluster.token("O4001", [.ops], department: "operations")
+            let day: @Sendable (Int) -> Fieldwork_V1_Date = { days in DemoData.shanghaiDate(daysFromToday: -days) }
+            let purchase: @Sendable (String, String, Int64, Fieldwork_V1_Date) async throws -> Fieldwork_V1_Purchase = { id, customer, fen, date in
+                try await cluster.scoring(ops) { client, metadata in
+                    try await client.recordPurchase(.with {
+                        $0.purchase = .with { $0.sourceRowID = id; $0.customerID = customer; $0.productLine = "spine"; $0.amount.fen = fen; $0.date = date }
+                    }, metadata: metadata)
+                }
+            }
+            // 浙一: 6 000 CNY, 3 trials, 1 academic event. 浙二: 2 000 CNY (and an older one outside the window), 4 academic events.
+            _ = try await purchase("ERP-1", "H-ZJ-001", 400_000, day(10))
+            _ = try await purchase("ERP-2", "H-ZJ-001", 200_000, day(40))
+            _ = try await purchase("ERP-3", "H-ZJ-002", 200_000, day(5))
+            _ = try await purchase("ERP-OLD", "H-ZJ-002", 9_000_000, day(120))
+            for index in 1...3 {
+                _ = try await cluster.scoring(ops) { client, metadata in
+                    try await client.recordTrial(.with {
+                        $0.trial = .with { $0.sourceRowID = "TR-\(index)"; $0.customerID = "H-ZJ-001"; $0.productID = "SP-NEW-01"; $0.date = day(index * 7) }
+                    }, metadata: metadata)
+                }
+            }
+            for (index, customer) in ["H-ZJ-001", "H-ZJ-002", "H-ZJ-002", "H-ZJ-002", "H-ZJ-002"].enumerated() {
+                _ = try await cluster.scoring(ops) { client, metadata in
+                    try await client.recordAcademicParticipation(.with {
+                        $0.participation = .with { $0.sourceRowID = "AC-\(index)"; $0.customerID = customer; $0.eventName = "脊柱微创学术沙龙"; $0.date = day(20) }
+                    }, metadata: metadata)
+                }
+            }
+
+            // Facts are keyed by source row: a replay changes nothing; the same id with other values, bad input and other roles are refused.
+            #expect(try await purchase("ERP-1", "H-ZJ-001", 400_000, day(10)).amount.fen == 400_000)
+            let audit = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "purchases"; $0.entityID = "ERP-1" }, metadata: metadata).entries
+            }
+            #expect(audit.count == 1)
+            #expect(await rpcCode { _ = try await purchase("ERP-1", "H-ZJ-001", 500_000, day(10)) } == .alreadyExists)
+            #expect(await rpcCode { _ = try await purchase("ERP-9", "H-NOPE", 500_000, day(10)) } == .invalidArgument)
+            #expect(await rpcCode { _ = try await purchase("ERP-9", "H-ZJ-001", 500_000, DemoData.shanghaiDate(daysFromToday: 2)) } == .invalidArgument)
+            #expect(await rpcCode { _ = try await purchase("ERP-9", "H-ZJ-001", 0, day(1)) } == .invalidArgument)
+            #expect(await rpcCode {
+                _ = try await cluster.scoring(story.rep) { client, metadata in try await client.recordPurchase(.init(), metadata: metadata) }
+            } == .permissionDenied)
+
+            // Run 1 with the SPEC's model: P full at the 90th percentile of active amounts
+            // (600 000 and 200 000 fen → 560 000), T full at 3, A full at 4.
+            let run = { () async throws -> Fieldwork_V1_ScoringRun in
+                try await cluster.scoring(story.admin) { client, metadata in try await client.runScoring(.init(), metadata: metadata) }
+            }
+            let first = try await run()
+            #expect(first.customersScored == 2 && first.modelVersion == 1 && first.purchasesP90.fen == 560_000 && first.hints == 1)
+            let health = { (customer: String) async throws -> Fieldwork_V1_CustomerHealth in
+                try await cluster.scoring(story.admin) { client, metadata in
+                    try await client.getCustomerHealth(.with { $0.customerID = customer }, metadata: metadata)
+                }
+            }
+            let zheyi = try await health("H-ZJ-001")
+            #expect(zheyi.components.purchases == 100 && zheyi.components.trials == 100 && zheyi.components.academic == 25)
+            #expect(zheyi.score == 77.5 && zheyi.grade == "B" && !zheyi.cultivationHint)
+            let zheer = try await health("H-ZJ-002")
+            #expect(zheer.components.purchases == 35.7 && zheer.components.academic == 100)
+            #expect(zheer.score == 44.3 && zheer.grade == "C" && zheer.cultivationHint)   // low score, one component full
+
+            // A new model version (admin, with a reason, audited) applies from the next run.
+            let update: @Sendable (String, Fieldwork_V1_ModelConfig) async throws -> Fieldwork_V1_ModelConfig = { token, config in
+                try await cluster.scoring(token) { client, metadata in
+                    try await client.updateModelConfig(.with { $0.config = config; $0.reason = "加重采购权重" }, metadata: metadata)
+                }
+            }
+            var config = try await cluster.scoring(story.admin) { client, metadata in try await client.getModelConfig(.init(), metadata: metadata) }
+            #expect(config.version == 1 && config.weightPurchases == 0.4 && config.trialsFullMarks == 3)
+            config.weightPurchases = 0.5
+            let unbalanced = config
+            #expect(await rpcCode { _ = try await update(story.admin, unbalanced) } == .invalidArgument)   // weights add up to 1.1
+            config.weightTrials = 0.25
+            config.weightAcademic = 0.25
+            let balanced = config
+            #expect(await rpcCode { _ = try await update(try await cluster.token("M2001", [.manager]), balanced) } == .permissionDenied)
+            #expect(try await update(story.admin, balanced).version == 2)
+            #expect(try await health("H-ZJ-001").modelVersion == 1)   // not until the next run
+            let second = try await run()
+            #expect(second.modelVersion == 2)
+            let rescored = try await health("H-ZJ-001")
+            #expect(rescored.score == 81.3 && rescored.grade == "A")   // 0.5·100 + 0.25·100 + 0.25·25 = 81.25
+
+            // History is every run's point; the table is the latest run, best first; a rep sees only their own customers.
+            let points = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.healthHistory(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata).points
+            }
+            #expect(points.map(\.score) == [77.5, 81.3] && points.map(\.modelVersion) == [1, 2])
+            let table = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listCustomerHealth(.init(), metadata: metadata).customers
+            }
+            #expect(table.map(\.customerID) == ["H-ZJ-001", "H-ZJ-002"] && table.first?.customerName == "浙江大学医学院附属第一医院")
+            let stranger = try await cluster.token("E1002", [.rep], department: "sales")
+            #expect(try await cluster.scoring(stranger) { client, metadata in
+                try await client.listCustomerHealth(.init(), metadata: metadata).customers
+            }.isEmpty)
+            #expect(try await cluster.scoring(story.rep) { client, metadata in
+                try await client.listCustomerHealth(.init(), metadata: metadata).customers
+            }.count == 2)
+
+            // The nightly job runs once per moment, whoever fires it.
+            let asOf = Date().addingTimeInterval(3600)
+            let job = { () async throws -> Int64 in
+                try await cluster.scoring(story.admin) { client, metadata in
+                    try await client.runJob(.with { $0.name = "scoring"; $0.asOf = .init(date: asOf) }, metadata: metadata).itemsProcessed
+                }
+            }
+            #expect(try await job() == 2)
+            #expect(try await job() == 0)
+        }
+    }
+}
