@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine, showing SPEC §6 stories 1 and 2 and an approval chain.
+# `make run`: the whole system on this machine, showing SPEC §6 stories 1 and 2, an approval chain and health scores.
 #   1. a throwaway PostgreSQL (installed from Debian packages if missing): one server,
 #      four databases, four login roles that can each reach only their own database;
 #   2. builds and starts the four services as separate processes;
@@ -170,6 +170,26 @@ FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl decide "$appr
 FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl decide "$approval" approve --comment "同意"
 FIELDWORK_TOKEN=$(token FN01 dept_head --department finance) fieldctl decide "$approval" approve --comment "账期 60 天可接受"
 FIELDWORK_TOKEN=$(token GM01 director --department management) fieldctl decide "$approval" approve
+
+step "Scoring: facts from the ERP and trial/event lists, then the health score (SPEC §4.2)"
+ops=$(token O4001 ops --department operations)
+ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
+fact() { FIELDWORK_TOKEN=$ops fieldctl record-fact "$@" >/dev/null; }
+fact purchase --id ERP-0001 --customer H-ZJ-001 --product-line spine --amount 68000 --date "$(ago 12)"
+fact purchase --id ERP-0002 --customer H-ZJ-001 --product-line trauma --amount 42000 --date "$(ago 40)"
+fact purchase --id ERP-0003 --customer H-ZJ-002 --product-line spine --amount 95000 --date "$(ago 20)"
+fact purchase --id ERP-0004 --customer H-NB-001 --product-line trauma --amount 30000 --date "$(ago 8)"
+fact purchase --id ERP-0005 --customer H-SX-001 --product-line spine --amount 12000 --date "$(ago 60)"
+fact purchase --id ERP-0006 --customer H-SX-001 --product-line spine --amount 250000 --date "$(ago 200)"   # outside the window
+for n in 1 2 3; do fact trial --id TRIAL-00$n --customer H-ZJ-001 --product SP-NEW-01 --date "$(ago $((n * 9)))"; done
+fact trial --id TRIAL-004 --customer H-ZJ-002 --product SP-NEW-01 --date "$(ago 30)"
+for n in 1 2 3 4; do fact academic --id EVT-00$n --customer H-SX-002 --event "脊柱微创学术沙龙" --date "$(ago $((n * 14)))"; done
+fact academic --id EVT-005 --customer H-ZJ-001 --event "创伤骨科论坛" --date "$(ago 25)"
+FIELDWORK_TOKEN=$ops fieldctl record-fact purchase --id ERP-0001 --customer H-ZJ-001 --product-line spine --amount 68000 --date "$(ago 12)"
+echo "(the same source row again changes nothing)"
+FIELDWORK_TOKEN=$admin fieldctl run-scoring
+FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl customer-health
+FIELDWORK_TOKEN=$admin fieldctl model
 
 step "Services are up: try e.g."
 cat <<TXT

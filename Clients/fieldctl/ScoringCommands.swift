@@ -1,0 +1,120 @@
+import ArgumentParser
+import FieldworkProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+private func scoring(_ options: ClientOptions, _ body: @Sendable (Fieldwork_V1_ScoringService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void) async throws {
+    try await options.with(.scoring) { client, metadata in try await body(Fieldwork_V1_ScoringService.Client(wrapping: client), metadata) }
+}
+
+/// "2026-11-20" → a protobuf Date.
+private func protoDate(_ text: String) throws -> Fieldwork_V1_Date {
+    let parts = text.split(separator: "-").compactMap { Int32($0) }
+    guard parts.count == 3 else { throw ValidationError("dates are YYYY-MM-DD, got '\(text)'") }
+    return .with { $0.year = parts[0]; $0.month = parts[1]; $0.day = parts[2] }
+}
+
+func healthTable(_ rows: [Fieldwork_V1_CustomerHealth]) -> String {
+    table(["customer", "name", "region", "score", "P", "T", "A", "grade", "hint", "model"], rows.map {
+        [$0.customerID, $0.customerName, $0.region, String(format: "%.1f", $0.score), String(format: "%.1f", $0.components.purchases),
+         String(format: "%.1f", $0.components.trials), String(format: "%.1f", $0.components.academic), $0.grade,
+         $0.cultivationHint ? "worth cultivating" : "", "v\($0.modelVersion)"]
+    })
+}
+
+struct RecordFact: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record-fact", abstract: "Record a purchase, a new-product trial or an academic-event participation.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "purchase, trial or academic") var kind: String
+    @Option(help: "the source system's row id (a re-import with the same id changes nothing)") var id: String
+    @Option var customer: String
+    @Option(help: "YYYY-MM-DD") var date: String
+    @Option(help: "purchase: product line") var productLine = ""
+    @Option(help: "purchase: amount in CNY") var amount: Double = 0
+    @Option(help: "trial: product id") var product = ""
+    @Option(help: "academic: event name") var event = ""
+
+    func run() async throws {
+        let day = try protoDate(date)
+        try await scoring(options) { client, metadata in
+            switch kind {
+            case "purchase":
+                let response = try await client.recordPurchase(.with {
+                    $0.purchase = .with {
+                        $0.sourceRowID = id
+                        $0.customerID = customer
+                        $0.productLine = productLine
+                        $0.amount.fen = Int64((amount * 100).rounded())
+                        $0.date = day
+                    }
+                }, metadata: metadata, options: callOptions())
+                try options.print(response) { "purchase \(response.sourceRowID): \(response.customerID) \(response.productLine) \(Double(response.amount.fen) / 100) CNY" }
+            case "trial":
+                let response = try await client.recordTrial(.with {
+                    $0.trial = .with { $0.sourceRowID = id; $0.customerID = customer; $0.productID = product; $0.date = day }
+                }, metadata: metadata, options: callOptions())
+                try options.print(response) { "trial \(response.sourceRowID): \(response.customerID) \(response.productID)" }
+            case "academic":
+                let response = try await client.recordAcademicParticipation(.with {
+                    $0.participation = .with { $0.sourceRowID = id; $0.customerID = customer; $0.eventName = event; $0.date = day }
+                }, metadata: metadata, options: callOptions())
+                try options.print(response) { "academic \(response.sourceRowID): \(response.customerID) \(response.eventName)" }
+            default:
+                throw ValidationError("kind must be purchase, trial or academic")
+            }
+        }
+    }
+}
+
+struct RunScoring: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run-scoring", abstract: "Score every customer now (admin).")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            let run = try await client.runScoring(.init(), metadata: metadata, options: callOptions())
+            try options.print(run) {
+                "run \(run.id): \(run.customersScored) customer(s), model v\(run.modelVersion), P full at \(Double(run.purchasesP90.fen) / 100) CNY, \(run.hints) hint(s)"
+            }
+        }
+    }
+}
+
+struct CustomerHealth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "customer-health", abstract: "Customer health from the latest run, best first (or one customer's history).")
+    @OptionGroup var options: ClientOptions
+    @Option var region = ""
+    @Option(help: "one customer's history across runs") var customer: String?
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            if let customer {
+                let response = try await client.healthHistory(.with { $0.customerID = customer; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+                try options.print(response) { healthTable(response.points) }
+            } else {
+                let response = try await client.listCustomerHealth(.with { $0.region = region; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+                try options.print(response) { healthTable(response.customers) }
+            }
+        }
+    }
+}
+
+struct Model: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The health model's current configuration and its versions.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            let response = try await client.listModelVersions(.with { $0.page.pageSize = 100 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["version", "weights P/T/A", "window", "full marks P/T/A", "grades A/B", "by", "reason"], response.versions.map {
+                    ["v\($0.version)", "\($0.weightPurchases)/\($0.weightTrials)/\($0.weightAcademic)", "\($0.windowMonths) months",
+                     "p\(Int($0.purchasesFullPercentile))/\($0.trialsFullMarks)/\($0.academicFullMarks)", "\($0.gradeAMin)/\($0.gradeBMin)",
+                     $0.createdBy, $0.reason]
+                })
+            }
+        }
+    }
+}
