@@ -94,8 +94,9 @@ final class OutboxRelay: Service, Sendable {
 
     /// Delivers everything due now. Returns rows delivered. With `wait` (the
     /// `outbox-relay` job: "deliver now"), a pass waits for another replica's (or
-    /// the background loop's) pass instead of skipping, and rows waiting out a
-    /// retry backoff are tried at once, so the job returns after a full flush.
+    /// the background loop's) pass instead of skipping, and rows waiting out an
+    /// unreachable consumer's backoff are tried at once, so the job returns after
+    /// a full flush. Refused rows keep their backoff (they count toward parking).
     @discardableResult
     func relayAll(wait: Bool = false) async -> Int {
         var total = 0
@@ -168,7 +169,7 @@ final class OutboxRelay: Service, Sendable {
                     WHERE subscriber = \(subscriber.name) AND delivered_at IS NULL AND parked_at IS NULL
                     ORDER BY aggregate_id, id
                 ) heads
-                WHERE next_attempt_at <= \(now) OR \(wait)
+                WHERE next_attempt_at <= \(now) OR (\(wait) AND rejections = 0)
                 ORDER BY id LIMIT 100
                 """, logger: logger)
             for try await (id, eventID, payload, attempts, rejections) in rows.decode((Int64, UUID, ByteBuffer, Int, Int).self) {

@@ -109,6 +109,14 @@ import Testing
             }
             #expect(revised.version == 2)
             #expect(try await submit(50_000).steps.map(\.role) == ["manager"])   // spine: the lab rule does not apply
+            // An unknown or missing product line cannot slip past a product-line step.
+            for line in ["gold", ""] {
+                #expect(await rpcCode {
+                    _ = try await cluster.workflows(rep) { client, metadata in
+                        try await client.submitForApproval(.with { $0.subject = "x"; $0.amount.fen = 100; $0.productLine = line }, metadata: metadata)
+                    }
+                } == .invalidArgument)
+            }
             #expect(await rpcCode {
                 _ = try await cluster.workflows(story.admin) { client, metadata in
                     try await client.upsertApprovalChain(.with {

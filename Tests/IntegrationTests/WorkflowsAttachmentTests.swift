@@ -165,6 +165,12 @@ import Testing
                     try await client.responseMetrics(.with { $0.department = "logistics" }, metadata: metadata)
                 }
             } == .permissionDenied)
+            // A token without a department sees no department's figures.
+            #expect(await rpcCode {
+                _ = try await cluster.workflows(try await cluster.token("X1", [.rep])) { client, metadata in
+                    try await client.responseMetrics(.init(), metadata: metadata)
+                }
+            } == .permissionDenied)
         }
     }
 }

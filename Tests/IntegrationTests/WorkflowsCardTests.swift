@@ -29,6 +29,11 @@ import Glibc
                 }
             } == .notFound)
             #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .inProgress, by: "E1001") } == .permissionDenied)
+            // The request shows each caller only the cards they may see.
+            let seenByLogistics = try await cluster.workflows(lg02) { client, metadata in
+                try await client.getRequest(.with { $0.id = marketing.requestID }, metadata: metadata)
+            }
+            #expect(seenByLogistics.cards.map(\.department) == ["logistics"])
 
             // Illegal moves and missing fields.
             #expect(await rpcCode { _ = try await story.setStatus(marketing.id, .done, by: "MK02") } == .failedPrecondition)

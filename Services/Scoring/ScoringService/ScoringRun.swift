@@ -17,7 +17,9 @@ extension ScoringService {
     }
 
     /// The scheduled path: one run per moment, however many replicas fire.
-    func scheduledRun(asOf: Date) async throws -> JobOutcome {
+    func scheduledRun(asOf firedAt: Date) async throws -> JobOutcome {
+        // Replicas wake a few milliseconds apart: the moment is the minute they fired in.
+        let asOf = Date(timeIntervalSince1970: (firedAt.timeIntervalSince1970 / 60).rounded(.down) * 60)
         let run = try await environment.transaction { connection -> Fieldwork_V1_ScoringRun? in
             _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('scoring-run', 0))", logger: environment.logger)
             for try await _ in try await connection.query(

@@ -99,6 +99,15 @@ extension WorkflowsService {
         let customerID = try Input.text(request.customerID, field: "customer_id", max: 64)
         return try await environment.command("SubmitForApproval", requestID: request.requestID) { connection, principal, now in
             guard let chain = try await approvalChain(chainID, on: connection) else { throw DomainError.notFound(entity: "approval chain", id: chainID) }
+            // A step may apply to some product lines only: an unknown line must not slip past it.
+            if !productLine.isEmpty {
+                var known = false
+                for try await _ in try await connection.query(
+                    "SELECT 1 FROM directory_products WHERE product_line = \(productLine) LIMIT 1", logger: environment.logger) { known = true }
+                guard known else { throw DomainError.invalidArgument(field: "product_line", message: "'\(productLine)' is not a product line of the catalogue") }
+            } else if chain.rules.contains(where: { !$0.productLines.isEmpty }) {
+                throw DomainError.invalidArgument(field: "product_line", message: "is required: chain \(chainID) has steps for some product lines")
+            }
             let steps = ApprovalRules.steps(of: chain.rules, amountFen: request.amount.fen, productLine: productLine)
             guard !steps.isEmpty else {
                 throw DomainError.failedPrecondition("no step of chain \(chainID) applies to \(request.amount.fen) fen for '\(productLine)'")

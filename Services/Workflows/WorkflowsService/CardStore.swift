@@ -67,7 +67,10 @@ struct CardStore: Sendable {
     func createRequest(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
         guard case .supportRequested(let support) = event.payload else { return }
         let templates = try await activeTemplates(triggeredBy: event.type, on: connection)
-        if templates.isEmpty { logger.warning("no active template for event", metadata: ["event_type": "\(event.type)"]) }
+        guard !templates.isEmpty else {
+            // Refused, not dropped: the relay retries, then parks it where an operator sees it and can redrive it.
+            throw DomainError.failedPrecondition("no active request template is triggered by \(event.type)")
+        }
         let date = LocalDate(year: Int(support.surgeryDate.year), month: Int(support.surgeryDate.month), day: Int(support.surgeryDate.day))
         let variables = [
             "customer_name": support.customerName, "customer_id": support.customerID, "department": support.department,
@@ -383,7 +386,13 @@ struct CardStore: Sendable {
         let ids = requests.compactMap { UUID(uuidString: $0.id) }
         var cardsByRequest: [String: [Fieldwork_V1_Card]] = [:]
         for try await row in try await environment.postgres.query(
-            "SELECT \(unescaped: Self.cardColumns) FROM cards c WHERE c.request_id = ANY (\(ids)) ORDER BY c.number", logger: logger)
+            """
+            SELECT \(unescaped: Self.cardColumns) FROM cards c JOIN requests r ON r.id = c.request_id
+            WHERE c.request_id = ANY (\(ids))
+              AND (\(principal.hasAny([.admin, .director])) OR c.department = \(principal.department)
+                   OR r.requester_id = \(principal.personID))
+            ORDER BY c.number
+            """, logger: logger)
         {
             let card = try Self.decodeCard(row)
             cardsByRequest[card.requestID, default: []].append(card)

@@ -17,7 +17,7 @@ extension WorkflowsService {
         var department = try Input.text(request.department, field: "department", max: 32)
         // Directors and admins compare departments; everyone else sees their own.
         if !principal.hasAny([.admin, .director]) {
-            guard department.isEmpty || department == principal.department else {
+            guard !principal.department.isEmpty, department.isEmpty || department == principal.department else {
                 throw DomainError.permissionDenied("response metrics of \(department) are for its members, directors and admins")
             }
             department = principal.department
