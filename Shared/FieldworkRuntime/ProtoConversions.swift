@@ -42,6 +42,16 @@ public enum Input {
         return trimmed
     }
 
+    /// An id an admin chooses for a piece of configuration (a template, chain or
+    /// route): 1–64 lower-case letters, digits and '-'.
+    public static func slug(_ value: String, field: String) throws -> String {
+        let id = try text(value, field: field, max: 64, required: true)
+        guard id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw DomainError.invalidArgument(field: field, message: "use lower-case letters, digits and '-'")
+        }
+        return id
+    }
+
     /// A client request id for idempotent commands: optional, at most 128 characters.
     public static func requestID(_ value: String) throws -> String {
         try text(value, field: "request_id", max: 128)

@@ -11,7 +11,7 @@ import SwiftProtobuf
 extension NotificationsService {
     func upsertRoute(_ request: Fieldwork_V1_UpsertRouteRequest) async throws -> Fieldwork_V1_Route {
         var route = request.route
-        route.id = try Self.slug(route.id, field: "route.id")
+        route.id = try Input.slug(route.id, field: "route.id")
         guard let variables = EventMessages.variableNames[route.eventType], route.eventType != EventMessages.Send.eventType else {
             throw DomainError.invalidArgument(
                 field: "route.event_type",
@@ -152,13 +152,5 @@ extension NotificationsService {
         }
         feed.wake(recipients.withLock { $0 })
         return response
-    }
-
-    private static func slug(_ value: String, field: String) throws -> String {
-        let id = try Input.text(value, field: field, max: 64, required: true)
-        guard id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw DomainError.invalidArgument(field: field, message: "use lower-case letters, digits and '-'")
-        }
-        return id
     }
 }

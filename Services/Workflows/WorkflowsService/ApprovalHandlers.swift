@@ -13,10 +13,7 @@ extension WorkflowsService {
 
     func upsertApprovalChain(_ request: Fieldwork_V1_UpsertApprovalChainRequest) async throws -> Fieldwork_V1_ApprovalChain {
         let chain = request.chain
-        let id = try Input.text(chain.id, field: "chain.id", max: 64, required: true)
-        guard id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw DomainError.invalidArgument(field: "chain.id", message: "use lower-case letters, digits and '-'")
-        }
+        let id = try Input.slug(chain.id, field: "chain.id")
         let name = try Input.text(chain.name, field: "chain.name", max: 100, required: true)
         var rules: [ApprovalStepRule] = []
         for (index, step) in chain.steps.enumerated() {
@@ -253,9 +250,7 @@ extension WorkflowsService {
                 ORDER BY a.id LIMIT \(page.limit)
                 """, logger: environment.logger
             ).decode(UUID.self) { ids.append(id) }
-            var approvals: [Fieldwork_V1_Approval] = []
-            for id in ids { approvals.append(try await self.approval(id, on: connection)) }
-            return approvals
+            return try await self.approvals(ids, on: connection)
         }
         let finished = page.finish(approvals) { $0.id }
         return .with { $0.approvals = finished.rows; $0.page = finished.page }
@@ -267,14 +262,23 @@ extension WorkflowsService {
     }
 
     private func approval(_ id: UUID, on connection: PostgresConnection) async throws -> Fieldwork_V1_Approval {
-        var approval: Fieldwork_V1_Approval?
-        for try await (chain, version, subject, amount, line, submitter, status, step, created) in try await connection.query(
+        guard let approval = try await approvals([id], on: connection).first else {
+            throw DomainError.notFound(entity: "approval", id: id.uuidString.lowercased())
+        }
+        return approval
+    }
+
+    /// Approvals with their steps, in the order of `ids`: two queries for any number.
+    private func approvals(_ ids: [UUID], on connection: PostgresConnection) async throws -> [Fieldwork_V1_Approval] {
+        guard !ids.isEmpty else { return [] }
+        var byID: [UUID: Fieldwork_V1_Approval] = [:]
+        for try await (id, chain, version, subject, amount, line, submitter, status, step, created) in try await connection.query(
             """
-            SELECT chain_id, chain_version, subject, amount_fen, product_line, submitter_id, status, current_step, created_at
-            FROM approvals WHERE id = \(id)
+            SELECT id, chain_id, chain_version, subject, amount_fen, product_line, submitter_id, status, current_step, created_at
+            FROM approvals WHERE id = ANY (\(ids))
             """, logger: environment.logger
-        ).decode((String, Int32, String, Int64, String, String, String, Int32, Date).self) {
-            approval = .with {
+        ).decode((UUID, String, Int32, String, Int64, String, String, String, Int32, Date).self) {
+            byID[id] = .with {
                 $0.id = id.uuidString.lowercased()
                 $0.chainID = chain
                 $0.chainVersion = version
@@ -287,12 +291,13 @@ extension WorkflowsService {
                 $0.createdAt = .init(created)
             }
         }
-        guard var approval else { throw DomainError.notFound(entity: "approval", id: id.uuidString.lowercased()) }
-        for try await (index, role, approver, status, comment, decided) in try await connection.query(
-            "SELECT index, role, approver_id, status, comment, decided_at FROM approval_steps WHERE approval_id = \(id) ORDER BY index",
-            logger: environment.logger
-        ).decode((Int32, String, String, String, String, Date?).self) {
-            approval.steps.append(.with {
+        for try await (approvalID, index, role, approver, status, comment, decided) in try await connection.query(
+            """
+            SELECT approval_id, index, role, approver_id, status, comment, decided_at FROM approval_steps
+            WHERE approval_id = ANY (\(ids)) ORDER BY approval_id, index
+            """, logger: environment.logger
+        ).decode((UUID, Int32, String, String, String, String, Date?).self) {
+            byID[approvalID]?.steps.append(.with {
                 $0.index = index
                 $0.role = role
                 $0.approverID = approver
@@ -301,7 +306,7 @@ extension WorkflowsService {
                 if let decided { $0.decidedAt = .init(decided) }
             })
         }
-        return approval
+        return ids.compactMap { byID[$0] }
     }
 
     private static func approvalStatus(_ stored: String) -> Fieldwork_V1_ApprovalStatus {

@@ -18,10 +18,7 @@ extension WorkflowsService {
 
     func upsertTemplate(_ request: Fieldwork_V1_UpsertTemplateRequest) async throws -> Fieldwork_V1_RequestTemplate {
         var template = request.template
-        template.id = try Input.text(template.id, field: "template.id", max: 64, required: true)
-        guard template.id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw DomainError.invalidArgument(field: "template.id", message: "use lower-case letters, digits and '-'")
-        }
+        template.id = try Input.slug(template.id, field: "template.id")
         template.name = try Input.text(template.name, field: "template.name", max: 100, required: true)
         guard CardNumber.isValidPrefix(template.numberPrefix) else {
             throw DomainError.invalidArgument(field: "template.number_prefix", message: "must be 1–8 upper-case letters")
