@@ -16,14 +16,14 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let csv: Target.Dependency = .product(name: "CSV", package: "CSV.swift")
 
 /// A service is a library (handlers, store, jobs) plus a tiny executable.
-func service(_ folder: String, library: String, executable: String) -> [Target] {
+func service(_ folder: String, library: String, executable: String, extra: [Target.Dependency] = []) -> [Target] {
     [
         .target(
             name: library,
             dependencies: [
                 "FieldworkDomain", "FieldworkProto", "FieldworkRuntime", grpcCore, postgres, logging, csv,
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            ] + extra,
             path: "Services/\(folder)/\(library)"
         ),
         .executableTarget(
@@ -59,6 +59,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "FieldworkDomain", path: "Shared/FieldworkDomain"),
@@ -86,7 +87,13 @@ let package = Package(
         + service("Visits", library: "VisitsService", executable: "fieldwork-visits")
         + service("Workflows", library: "WorkflowsService", executable: "fieldwork-workflows")
         + service("Scoring", library: "ScoringService", executable: "fieldwork-scoring")
-        + service("Notifications", library: "NotificationsService", executable: "fieldwork-notifications")
+        + service(
+            "Notifications", library: "NotificationsService", executable: "fieldwork-notifications",
+            // Posts to WeCom robots and webhooks.
+            extra: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), lifecycle,
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ])
         + [
             .executableTarget(
                 name: "fieldctl",
@@ -114,7 +121,12 @@ let package = Package(
             ),
             .testTarget(
                 name: "IntegrationTests",
-                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
+                dependencies: [
+                    "FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO,
+                    // The loopback HTTP receiver that plays WeCom and webhook endpoints.
+                    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                ],
                 path: "Tests/IntegrationTests"
             ),
         ]

@@ -71,3 +71,157 @@ struct Watch: AsyncParsableCommand {
         }
     }
 }
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a message by hand to people, roles, departments or regions (inbox, robots, webhooks).")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "person id (repeatable)") var person: [String] = []
+    @Option(help: "role (repeatable)") var role: [String] = []
+    @Option(help: "department (repeatable)") var department: [String] = []
+    @Option(help: "region (repeatable)") var region: [String] = []
+    @Option(help: "inbox, wecom-robot or webhook (repeatable; default inbox)") var channel: [String] = []
+    @Option var title: String
+    @Option var body: String
+    @Option var link = ""
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        let channels = try channel.map { name -> Fieldwork_V1_ChannelKind in
+            guard let kind = channelKind(name) else { throw ValidationError("--channel must be inbox, wecom-robot or webhook") }
+            return kind
+        }
+        try await notifications(options) { client, metadata in
+            let response = try await client.send(.with {
+                $0.requestID = requestID
+                $0.recipients = .with { $0.personIds = person; $0.roles = role; $0.departments = department; $0.regions = region }
+                $0.title = title
+                $0.body = body
+                $0.link = link
+                $0.channels = channels
+            }, metadata: metadata, options: callOptions())
+            try options.print(response) { "\(response.deliveries) deliveries" }
+        }
+    }
+}
+
+struct UpsertChannel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add or change a WeCom robot or webhook (admin).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "channel id, e.g. marketing-robot") var id: String
+    @Option(help: "wecom-robot or webhook") var kind: String
+    @Option var name: String
+    @Option(help: "robot or webhook URL (its host must be allow-listed)") var url: String
+    @Option(help: "department whose messages it carries") var department = ""
+    @Option(help: "region whose messages it carries") var region = ""
+    @Flag(help: "stop posting to it") var disabled = false
+
+    func run() async throws {
+        guard let channelKind = channelKind(kind), channelKind != .inbox else { throw ValidationError("--kind must be wecom-robot or webhook") }
+        try await notifications(options) { client, metadata in
+            let channel = try await client.upsertChannel(.with {
+                $0.channel = .with {
+                    $0.id = id
+                    $0.kind = channelKind
+                    $0.name = name
+                    $0.url = url
+                    $0.department = department
+                    $0.region = region
+                    $0.enabled = !disabled
+                }
+            }, metadata: metadata, options: callOptions())
+            try options.print(channel) { "saved \(channel.id): \(channel.url)" }
+        }
+    }
+}
+
+struct Channels: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "WeCom robots and webhooks (admin).")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let response = try await client.listChannels(.with { $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["id", "kind", "name", "department", "region", "enabled", "url"], response.channels.map {
+                    [$0.id, channelName($0.kind), $0.name, $0.department, $0.region, $0.enabled ? "yes" : "no", $0.url]
+                })
+            }
+        }
+    }
+}
+
+struct Deliveries: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deliveries to robots and webhooks with their attempts (admin, ops).")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "pending, delivered or dead") var status = ""
+    @Flag(help: "dead letters only") var dead = false
+    @Option(help: "only this source event") var event = ""
+    @Flag(help: "show every attempt") var attempts = false
+
+    func run() async throws {
+        let wanted: Fieldwork_V1_DeliveryStatus
+        switch status.lowercased() {
+        case "": wanted = .unspecified
+        case "pending": wanted = .pending
+        case "delivered": wanted = .delivered
+        case "dead": wanted = .dead
+        default: throw ValidationError("--status must be pending, delivered or dead")
+        }
+        try await notifications(options) { client, metadata in
+            let request = Fieldwork_V1_ListDeliveriesRequest.with { $0.status = wanted; $0.eventID = event; $0.page.pageSize = 500 }
+            let response = dead
+                ? try await client.listDeadLetters(request, metadata: metadata, options: callOptions())
+                : try await client.listDeliveries(request, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["delivery", "channel", "kind", "status", "attempts", "last error"], response.deliveries.map {
+                    var last = $0.lastError
+                    if attempts {
+                        last = $0.history.map { "\(timestamp($0.at)) \($0.outcome) (\($0.latencyMs) ms)" }.joined(separator: "\n")
+                    }
+                    return [$0.id, $0.recipient, channelName($0.channel), statusName($0.status), String($0.attempts), last]
+                })
+            }
+        }
+    }
+
+    private func statusName(_ status: Fieldwork_V1_DeliveryStatus) -> String {
+        switch status {
+        case .pending: "pending"
+        case .delivered: "delivered"
+        case .dead: "dead"
+        default: "?"
+        }
+    }
+}
+
+struct Redeliver: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Put a dead letter back in line (admin, ops).")
+    @OptionGroup var options: ClientOptions
+    @Argument var deliveryID: String
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let delivery = try await client.redeliver(.with { $0.deliveryID = deliveryID; $0.requestID = requestID }, metadata: metadata, options: callOptions())
+            try options.print(delivery) { "\(delivery.id) is pending again" }
+        }
+    }
+}
+
+private func channelKind(_ name: String) -> Fieldwork_V1_ChannelKind? {
+    switch name.lowercased() {
+    case "inbox": .inbox
+    case "wecom-robot", "wecom", "robot": .wecomRobot
+    case "webhook": .webhook
+    default: nil
+    }
+}
+
+private func channelName(_ kind: Fieldwork_V1_ChannelKind) -> String {
+    switch kind {
+    case .inbox: "inbox"
+    case .wecomRobot: "wecom-robot"
+    case .webhook: "webhook"
+    default: "?"
+    }
+}

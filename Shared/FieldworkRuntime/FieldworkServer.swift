@@ -7,6 +7,7 @@ import Logging
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// What makes one Fieldwork service: its name, ports, settings, schema,
 /// access rules, and a factory for its RPC handlers and jobs.
@@ -92,12 +93,12 @@ public enum FieldworkServer {
 
         let registry = PrometheusCollectorRegistry()
         let health = HealthState()
-        let signal = RelaySignal()
+        let signal = WakeSignal()
         let jobs = JobRunner(clock: clock, calendar: calendar, logger: logger, scheduled: configuration.bool("JOBS"))
         let environment = ServiceEnvironment(
             name: blueprint.name, configuration: configuration, postgres: postgres, clock: clock, calendar: calendar,
             logger: logger, outbox: Outbox(source: blueprint.name, subscribers: subscribers.map(\.name), signal: signal),
-            jobs: jobs, tokens: tokens)
+            jobs: jobs, tokens: tokens, background: BackgroundServices())
         let relay = try OutboxRelay(
             serviceName: blueprint.name, subscribers: subscribers,
             settings: .init(
@@ -133,6 +134,9 @@ public enum FieldworkServer {
             DatabaseMonitor(postgres: postgres, migrations: blueprint.migrations, health: health, logger: logger),
             jobs,
             relay,
+        ]
+        services += environment.background.services
+        services += [
             GRPCServerService(server: server, health: health, name: blueprint.name, logger: logger),
         ]
         let drain = try configuration.int("DRAIN_SECONDS")
@@ -212,4 +216,15 @@ struct GRPCServerService: Service {
             server.beginGracefulShutdown()
         }
     }
+}
+
+/// The lifecycle services a blueprint's `makeService` registers besides its RPCs.
+public final class BackgroundServices: Sendable {
+    private let registered = Mutex<[any Service]>([])
+
+    public init() {}
+
+    public func add(_ service: any Service) { registered.withLock { $0.append(service) } }
+
+    var services: [any Service] { registered.withLock { $0 } }
 }

@@ -11,9 +11,9 @@ import Synchronization
 public struct Outbox: Sendable {
     public let source: String
     public let subscribers: [String]
-    let signal: RelaySignal
+    let signal: WakeSignal
 
-    init(source: String, subscribers: [String], signal: RelaySignal) {
+    init(source: String, subscribers: [String], signal: WakeSignal) {
         self.source = source
         self.subscribers = subscribers
         self.signal = signal
@@ -87,11 +87,14 @@ public struct Outbox: Sendable {
     public func wake() { signal.wake() }
 }
 
-/// Wakes the relay early instead of waiting for its next poll.
-final class RelaySignal: Sendable {
+/// Wakes a polling loop (the outbox relay, a delivery dispatcher) early
+/// instead of waiting for its next poll. One waiter at a time.
+public final class WakeSignal: Sendable {
     private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
-    func wake() {
+    public init() {}
+
+    public func wake() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             defer { state.waiter = nil }
             if state.waiter == nil { state.pending = true }
@@ -101,7 +104,7 @@ final class RelaySignal: Sendable {
     }
 
     /// Returns after `wake()` or `timeout`, whichever comes first.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in

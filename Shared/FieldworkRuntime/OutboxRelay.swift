@@ -34,7 +34,7 @@ final class OutboxRelay: Service, Sendable {
     private let postgres: PostgresClient
     private let clock: any FieldworkClock
     private let logger: Logger
-    private let signal: RelaySignal
+    private let signal: WakeSignal
     private let tokens: TokenAuthority
     private let serviceName: String
     private let registry: PrometheusCollectorRegistry
@@ -43,7 +43,7 @@ final class OutboxRelay: Service, Sendable {
 
     init(
         serviceName: String, subscribers: [Subscriber], settings: Settings, postgres: PostgresClient,
-        clock: any FieldworkClock, logger: Logger, signal: RelaySignal, tokens: TokenAuthority,
+        clock: any FieldworkClock, logger: Logger, signal: WakeSignal, tokens: TokenAuthority,
         registry: PrometheusCollectorRegistry, health: HealthState
     ) throws {
         self.subscribers = try subscribers.map { subscriber in

@@ -19,6 +19,9 @@ public struct ServiceEnvironment: Sendable {
     public let outbox: Outbox
     public let jobs: JobRunner
     public let tokens: TokenAuthority
+    /// Long-running loops a service adds (e.g. a delivery dispatcher); they run
+    /// beside the gRPC server and stop with it.
+    public let background: BackgroundServices
 
     /// Runs `body` in one transaction and wakes the relay after the commit.
     public func transaction<Result: Sendable>(

@@ -26,7 +26,8 @@ import Testing
                 { $0.recipients.roles = ["boss"] },
                 { $0.recipients.departments = ["{hospital}"] },
                 { $0.eventType = "visits.VisitSubmitted" },
-                { $0.channels = [.wecomRobot] },
+                { $0.channels = [.unspecified] },
+                { $0.channels = [.inbox, .inbox] },
                 { $0.recipients = .init() },
             ]
             for change in changes {
@@ -115,9 +116,10 @@ import Testing
             #expect(await rpcCode {
                 _ = try await send(manager, .with { $0.recipients.personIds = ["E9999"]; $0.title = "x"; $0.body = "y" })
             } == .invalidArgument)
+            // No webhook serves finance: refused rather than sent to nobody.
             #expect(await rpcCode {
                 _ = try await send(manager, .with { $0.recipients.departments = ["finance"]; $0.title = "x"; $0.body = "y"; $0.channels = [.webhook] })
-            } == .invalidArgument)
+            } == .failedPrecondition)
         }
     }
 }

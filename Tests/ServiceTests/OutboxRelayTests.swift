@@ -37,7 +37,7 @@ import Testing
     ) async throws {
         try await TestDatabase.with { database in
             try await Migrator.migrate(database.client, [RuntimeSchema.core], logger: TestDatabase.logger)
-            let signal = RelaySignal()
+            let signal = WakeSignal()
             let health = HealthState()
             health.setServing(true)
             let relay = try OutboxRelay(

@@ -53,7 +53,7 @@ extension NotificationsService {
         let page = try Page(request.page)
         let eventType = try Input.text(request.eventType, field: "event_type", max: 64)
         let routes = try await environment.postgres.withConnection { connection in
-            try await inbox.routes.routes(eventType: eventType, after: page.after, limit: page.limit, on: connection)
+            try await fanout.routes.routes(eventType: eventType, after: page.after, limit: page.limit, on: connection)
         }
         let finished = page.finish(routes) { $0.id }
         return .with { $0.routes = finished.rows; $0.page = finished.page }
@@ -126,14 +126,17 @@ extension NotificationsService {
         return .with { $0.templates = finished.rows; $0.page = finished.page }
     }
 
-    /// A message written by hand to people named directly or by role, department or region.
+    /// A message written by hand to people named directly or by role, department or
+    /// region, in their inboxes and/or through the robots and webhooks of those departments and regions.
     func send(_ request: Fieldwork_V1_SendRequest) async throws -> Fieldwork_V1_SendResponse {
         try RouteStore.validate(request.recipients, field: "recipients", variables: [])
         try RouteStore.validate(channels: request.channels, field: "channels")
-        let title = try Input.text(request.title, field: "title", max: 200, required: true)
-        let body = try Input.text(request.body, field: "body", max: 4000, required: true)
-        let link = try Input.text(request.link, field: "link", max: 500)
-        let recipients = Mutex<[String]>([])
+        let channels = request.channels.isEmpty ? [.inbox] : request.channels
+        let message = OutboundMessage(
+            title: try Input.text(request.title, field: "title", max: 200, required: true),
+            body: try Input.text(request.body, field: "body", max: 4000, required: true),
+            link: try Input.text(request.link, field: "link", max: 500))
+        let result = Mutex(EventFanout.Result())
         let response = try await environment.command("Send", requestID: request.requestID) { connection, principal, now in
             // People named by hand must exist: a typo would otherwise reach nobody without a word.
             var known: Set<String> = []
@@ -143,14 +146,23 @@ extension NotificationsService {
             if let unknown = request.recipients.personIds.first(where: { !known.contains($0) }) {
                 throw DomainError.invalidArgument(field: "recipients.person_ids", message: "'\(unknown)' is not an active person in the directory")
             }
-            let people = try await inbox.routes.resolve(request.recipients, variables: [:], on: connection)
-            let delivered = try await inbox.insert(
-                eventID: UUID(), eventType: EventMessages.Send.eventType, to: Set(people), title: title, body: body, link: link,
+            let people = channels.contains(.inbox) ? try await fanout.routes.resolve(request.recipients, variables: [:], on: connection) : []
+            var channelIDs: [String] = []
+            for kind in channels where kind != .inbox {
+                let found = try await deliveries.channels(
+                    kind, departments: request.recipients.departments, regions: request.recipients.regions, on: connection)
+                if found.isEmpty {
+                    throw DomainError.failedPrecondition("no enabled \(kind.storedName) channel serves these departments or regions")
+                }
+                channelIDs += found
+            }
+            let sent = try await fanout.deliver(
+                message, eventID: UUID(), eventType: EventMessages.Send.eventType, people: Set(people), channelIDs: channelIDs,
                 by: principal, requestID: request.requestID, on: connection)
-            recipients.withLock { $0 = delivered }
-            return Fieldwork_V1_SendResponse.with { $0.deliveries = Int32(delivered.count) }
+            result.withLock { $0 = sent }
+            return Fieldwork_V1_SendResponse.with { $0.deliveries = Int32(sent.people.count + sent.queued) }
         }
-        feed.wake(recipients.withLock { $0 })
+        published(result.withLock { $0 })
         return response
     }
 }

@@ -5,35 +5,10 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The in-app inbox: items per person, rendered from the event type's template.
+/// The in-app inbox: items per person.
 struct InboxStore: Sendable {
     let environment: ServiceEnvironment
     var logger: Logger { environment.logger }
-    var routes: RouteStore { RouteStore(environment: environment) }
-
-    /// Puts an event into the inbox of everyone its routes name (routing as data,
-    /// `RouteStore`), rendered with the event type's template. Returns the people
-    /// who got an item, to wake their open streams after the commit.
-    @discardableResult
-    func notify(for event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws -> [String] {
-        guard let variables = EventMessages.variables(of: event, dayAndTime: dayAndTime) else { return [] }
-        var people: Set<String> = []
-        for route in try await routes.routes(eventType: event.type, on: connection) {
-            people.formUnion(try await routes.resolve(route.recipients, variables: variables, on: connection))
-        }
-        guard !people.isEmpty else {
-            logger.warning("event has no inbox recipients", metadata: ["event": "\(event.type)", "id": "\(event.id)"])
-            return []
-        }
-        guard let template = try await template(for: event.type, on: connection) else {
-            logger.warning("no message template", metadata: ["event": "\(event.type)"])
-            return []
-        }
-        return try await insert(
-            eventID: UUID(uuidString: event.id)!, eventType: event.type, to: people,
-            title: TemplateText.render(template.title, variables), body: TemplateText.render(template.body, variables),
-            link: TemplateText.render(template.link, variables), by: try Principal.required(), requestID: event.id, on: connection)
-    }
 
     func dayAndTime(_ date: Date) -> String {
         environment.calendar.day(of: date).description + " " + Self.clockTime(date, in: environment.calendar.timeZone)
@@ -66,16 +41,6 @@ struct InboxStore: Sendable {
             ]),
             by: principal, at: now, requestID: requestID, on: connection)
         return people
-    }
-
-    private func template(for eventType: String, on connection: PostgresConnection) async throws -> (title: String, body: String, link: String)? {
-        let rows = try await connection.query(
-            """
-            SELECT title, body, link_template FROM message_templates
-            WHERE event_type = \(eventType) AND locale = 'zh-CN' ORDER BY version DESC LIMIT 1
-            """, logger: logger)
-        for try await row in rows.decode((String, String, String).self) { return row }
-        return nil
     }
 
     static func clockTime(_ date: Date, in zone: TimeZone) -> String {

@@ -2,36 +2,85 @@ import FieldworkDomain
 import FieldworkProto
 import FieldworkRuntime
 import GRPCCore
+import NIOCore
 import Synchronization
 
-/// The notifications service: the in-app inbox (SPEC §5).
+/// The notifications service: the in-app inbox, WeCom robots and webhooks (SPEC §5).
 public enum NotificationsBlueprint {
     public static let blueprint = ServiceBlueprint(
         name: "notifications",
         grpcServiceName: "fieldwork.v1.NotificationsService",
         defaultPort: 7104,
         defaultMetricsPort: 9104,
+        settings: [
+            Setting("WEBHOOK_ALLOWED_HOSTS", default: "qyapi.weixin.qq.com",
+                    help: "hosts robots and webhooks may post to, comma-separated; '*.example.com' allows subdomains"),
+            Setting("WEBHOOK_ALLOWED_NETWORKS", default: "",
+                    help: "private, loopback or link-local ranges (CIDR) a target may resolve to anyway, e.g. 127.0.0.1/32 for a local receiver"),
+            Setting("WEBHOOK_TIMEOUT_MS", default: "5000", help: "deadline of one post to a robot or webhook"),
+            Setting("WEBHOOK_SIGNING_SECRET", default: "", help: "HMAC-SHA256 key for X-Fieldwork-Signature (webhooks need it)", secret: true),
+            Setting("DELIVERY_MAX_ATTEMPTS", default: "8", help: "attempts before a delivery is dead-lettered"),
+            Setting("DELIVERY_BACKOFF_BASE_MS", default: "2000", help: "first retry delay of a delivery (exponential, with jitter)"),
+            Setting("DELIVERY_BACKOFF_CAP_MS", default: "600000", help: "longest retry delay of a delivery"),
+            Setting("DELIVERY_CONCURRENCY", default: "16", help: "channels posted to at the same time"),
+            Setting("DELIVERY_POLL_MS", default: "500", help: "how often the dispatcher looks for due deliveries"),
+            Setting("WECOM_ROBOT_PER_MINUTE", default: "20", help: "posts per robot in any minute (WeCom allows 20)"),
+            Setting("WECOM_ROBOT_BURST", default: "5", help: "posts a robot may send at once; the rest of the minute's allowance refills evenly"),
+            Setting("LINK_BASE_URL", default: "",
+                    help: "web address that opens fieldwork:// links outside the app (robots, webhooks), e.g. https://crm.example.com/open/"),
+        ],
         migrations: NotificationsMigrations.all,
         access: [
             "UpsertRoute": [.admin], "UpsertTemplate": [.admin],
+            "UpsertChannel": [.admin], "ListChannels": [.admin],
+            "ListDeliveries": [.admin, .ops], "ListDeadLetters": [.admin, .ops], "Redeliver": [.admin, .ops],
             "Send": [.admin, .manager, .director, .deptHead],
         ],
-        makeService: { environment in NotificationsService(environment: environment) }
+        makeService: { environment in try NotificationsService(environment: environment) }
     )
 }
 
-/// The live RPCs of `fieldwork.v1.NotificationsService`; the rest of the
-/// contract answers UNIMPLEMENTED until it is built (see README).
+/// The RPCs of `fieldwork.v1.NotificationsService`.
 struct NotificationsService: RegistrableRPCService {
     typealias Method = Fieldwork_V1_NotificationsService.Method
 
     let environment: ServiceEnvironment
     let inbox: InboxStore
+    let deliveries: DeliveryStore
+    let fanout: EventFanout
+    let dispatcher: DeliveryDispatcher
+    let outboundPolicy: OutboundPolicy
     let feed = InboxFeed()
 
-    init(environment: ServiceEnvironment) {
+    init(environment: ServiceEnvironment) throws {
+        let configuration = environment.configuration
         self.environment = environment
+        let networks = try configuration.string("WEBHOOK_ALLOWED_NETWORKS").split(separator: ",").map { text in
+            guard let network = IPNetwork(String(text)) else {
+                throw ConfigurationError(description: "\(configuration.prefix)WEBHOOK_ALLOWED_NETWORKS: '\(text)' is not an address or CIDR range")
+            }
+            return network
+        }
+        outboundPolicy = OutboundPolicy(
+            allowedHosts: configuration.string("WEBHOOK_ALLOWED_HOSTS").split(separator: ",").map(String.init), allowedNetworks: networks)
         inbox = InboxStore(environment: environment)
+        deliveries = DeliveryStore(environment: environment, settings: .init(
+            maxAttempts: try configuration.positiveInt("DELIVERY_MAX_ATTEMPTS"),
+            backoff: Backoff(
+                baseSeconds: Double(try configuration.positiveInt("DELIVERY_BACKOFF_BASE_MS")) / 1000,
+                capSeconds: Double(try configuration.positiveInt("DELIVERY_BACKOFF_CAP_MS")) / 1000),
+            robotLimit: try configuration.positiveInt("WECOM_ROBOT_PER_MINUTE"),
+            robotBurst: try configuration.positiveInt("WECOM_ROBOT_BURST"),
+            lease: Double(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS")) / 1000 + 10))
+        fanout = EventFanout(inbox: inbox, deliveries: deliveries, linkBaseURL: configuration.string("LINK_BASE_URL"))
+        dispatcher = DeliveryDispatcher(
+            store: deliveries,
+            http: OutboundHTTP(policy: outboundPolicy, timeout: .milliseconds(Int64(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS")))),
+            settings: .init(
+                poll: .milliseconds(try configuration.positiveInt("DELIVERY_POLL_MS")),
+                concurrency: try configuration.positiveInt("DELIVERY_CONCURRENCY"),
+                webhookSecret: configuration.string("WEBHOOK_SIGNING_SECRET")))
+        environment.background.add(dispatcher)
     }
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
@@ -41,21 +90,32 @@ struct NotificationsService: RegistrableRPCService {
         router.unary(Method.MarkAllRead.descriptor) { try await markAllRead($0) }
         router.serverStreaming(Method.Subscribe.descriptor) { request, writer, _ in try await subscribe(request, writer: writer) }
         router.unary(Method.Send.descriptor) { try await send($0) }
+        router.unary(Method.UpsertChannel.descriptor) { try await upsertChannel($0) }
+        router.unary(Method.ListChannels.descriptor) { try await listChannels($0) }
         router.unary(Method.UpsertRoute.descriptor) { try await upsertRoute($0) }
         router.unary(Method.ListRoutes.descriptor) { try await listRoutes($0) }
         router.unary(Method.UpsertTemplate.descriptor) { try await upsertMessageTemplate($0) }
         router.unary(Method.ListTemplates.descriptor) { try await listMessageTemplates($0) }
+        router.unary(Method.ListDeliveries.descriptor) { try await listDeliveries($0, deadOnly: false) }
+        router.unary(Method.ListDeadLetters.descriptor) { try await listDeliveries($0, deadOnly: true) }
+        router.unary(Method.Redeliver.descriptor) { try await redeliver($0) }
         router.unary(Method.Deliver.descriptor) { request in
-            let recipients = Mutex<[String]>([])
+            let result = Mutex(EventFanout.Result())
             let response = try await environment.deliver(request) { event, connection in
                 if try await DirectoryReplica.apply(event, on: connection, logger: environment.logger) { return }
-                let people = try await inbox.notify(for: event, on: connection)
-                recipients.withLock { $0 = people }
+                let fannedOut = try await fanout.fanOut(event, on: connection)
+                result.withLock { $0 = fannedOut }
             }
-            feed.wake(recipients.withLock { $0 })   // committed: wake their open streams
+            published(result.withLock { $0 })
             return response
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
         router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }
+    }
+
+    /// After a commit: wake the streams of people who got an item, and the dispatcher if deliveries were queued.
+    func published(_ result: EventFanout.Result) {
+        feed.wake(result.people)
+        if result.queued > 0 { dispatcher.wake() }
     }
 }

@@ -72,5 +72,57 @@ enum NotificationsMigrations {
             ('approval-step-approver', 1, 'workflows.ApprovalStepPending', '{"personIds": ["{approver_id}"]}', '{INBOX}'),
             ('approval-decided-submitter', 1, 'workflows.ApprovalDecided', '{"personIds": ["{submitter_id}"]}', '{INBOX}');
             """),
+        Migration(103, "external channels and deliveries", """
+            -- WeCom robots and webhooks; a robot posts for a department or region, or for everyone when neither is set.
+            CREATE TABLE channels (
+                id         text PRIMARY KEY,
+                kind       text NOT NULL CHECK (kind IN ('WECOM_ROBOT', 'WEBHOOK')),
+                name       text NOT NULL,
+                url        text NOT NULL,
+                department text NOT NULL DEFAULT '',
+                region     text NOT NULL DEFAULT '',
+                enabled    boolean NOT NULL DEFAULT true,
+                version    integer NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            -- One row per (source event, channel): the dedupe of SPEC §5.2.
+            CREATE TABLE deliveries (
+                id              uuid PRIMARY KEY,
+                seq             bigserial UNIQUE,   -- listing order and page key
+                event_id        uuid NOT NULL,
+                event_type      text NOT NULL,
+                channel_id      text NOT NULL REFERENCES channels (id),
+                kind            text NOT NULL,
+                title           text NOT NULL,
+                body            text NOT NULL,
+                link            text NOT NULL,
+                status          text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'DELIVERED', 'DEAD')),
+                attempts        integer NOT NULL DEFAULT 0,
+                next_attempt_at timestamptz NOT NULL,
+                -- Set while a dispatcher has the delivery in flight; a crashed one's lease runs out.
+                leased_until    timestamptz,
+                last_error      text NOT NULL DEFAULT '',
+                created_at      timestamptz NOT NULL,
+                delivered_at    timestamptz,
+                UNIQUE (event_id, channel_id, kind)
+            );
+            CREATE INDEX deliveries_due ON deliveries (channel_id, next_attempt_at) WHERE status = 'PENDING';
+            CREATE INDEX deliveries_by_status ON deliveries (status, seq);
+            CREATE TABLE delivery_attempts (
+                id          bigserial PRIMARY KEY,
+                delivery_id uuid NOT NULL REFERENCES deliveries (id),
+                post_id     uuid NOT NULL,   -- one post can carry several deliveries (a digest)
+                at          timestamptz NOT NULL,
+                outcome     text NOT NULL,
+                latency_ms  integer NOT NULL
+            );
+            CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+            -- Each robot's token bucket, shared by all replicas.
+            CREATE TABLE channel_buckets (
+                channel_id text PRIMARY KEY REFERENCES channels (id),
+                tokens     double precision NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            """),
     ]
 }

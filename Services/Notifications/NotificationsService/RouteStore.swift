@@ -39,11 +39,8 @@ struct RouteStore: Sendable {
     /// A named department or region with nobody in the copy is refused, so an
     /// event whose directory has not arrived yet is retried rather than lost.
     func resolve(_ recipients: Fieldwork_V1_Recipients, variables: [String: String], on connection: PostgresConnection) async throws -> [String] {
-        func fill(_ values: [String]) -> [String] {
-            values.map { TemplateText.render($0, variables).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        let persons = fill(recipients.personIds), roles = fill(recipients.roles)
-        let departments = fill(recipients.departments), regions = fill(recipients.regions)
+        let named = Self.filled(recipients, variables: variables)
+        let persons = named.personIds, roles = named.roles, departments = named.departments, regions = named.regions
         var people = Set(persons)
         for (column, values) in [("department", departments), ("region", regions)] {
             for value in values {
@@ -65,6 +62,19 @@ struct RouteStore: Sendable {
         return people.sorted()
     }
 
+    /// The recipients with `{variable}` placeholders filled and empty entries dropped.
+    static func filled(_ recipients: Fieldwork_V1_Recipients, variables: [String: String]) -> Fieldwork_V1_Recipients {
+        func fill(_ values: [String]) -> [String] {
+            values.map { TemplateText.render($0, variables).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return .with {
+            $0.personIds = fill(recipients.personIds)
+            $0.roles = fill(recipients.roles)
+            $0.departments = fill(recipients.departments)
+            $0.regions = fill(recipients.regions)
+        }
+    }
+
     /// Checks a route or a `Send`'s recipients: something named, placeholders known.
     static func validate(_ recipients: Fieldwork_V1_Recipients, field: String, variables: Set<String>) throws {
         let all = recipients.personIds + recipients.roles + recipients.departments + recipients.regions
@@ -84,11 +94,13 @@ struct RouteStore: Sendable {
         }
     }
 
-    /// Only the in-app inbox delivers so far; naming another channel is refused rather than silently dropped.
+    /// Inbox, WeCom robots and webhooks; robots and webhooks are reached through the
+    /// departments and regions the recipients name (and those set for everyone).
     static func validate(channels: [Fieldwork_V1_ChannelKind], field: String) throws {
-        for channel in channels where channel != .inbox {
-            throw DomainError.invalidArgument(field: field, message: "\(channel) is not delivered yet; use CHANNEL_KIND_INBOX")
+        for channel in channels where ![.inbox, .wecomRobot, .webhook].contains(channel) {
+            throw DomainError.invalidArgument(field: field, message: "\(channel) is not a channel; use INBOX, WECOM_ROBOT or WEBHOOK")
         }
+        guard Set(channels).count == channels.count else { throw DomainError.invalidArgument(field: field, message: "names a channel twice") }
     }
 }
 
