@@ -110,6 +110,11 @@ let package = Package(
                 dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
                 path: "Benchmarks/WorkflowsBenchmark"
             ),
+            .executableTarget(
+                name: "fieldwork-bench-notifications",
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
+                path: "Benchmarks/NotificationsBenchmark"
+            ),
             .testTarget(name: "FieldworkDomainTests", dependencies: ["FieldworkDomain"], path: "Tests/FieldworkDomainTests"),
             .testTarget(
                 name: "ServiceTests",

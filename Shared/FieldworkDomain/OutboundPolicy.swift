@@ -76,6 +76,8 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
         "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
         "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+        // Prefixes that carry an IPv4 address inside (NAT64, 6to4, Teredo): they could reach the ranges above.
+        "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32",
     ].map { IPNetwork($0)! }
 }
 
@@ -124,15 +126,16 @@ public struct OutboundPolicy: Sendable, Equatable {
         }
     }
 
-    /// The URL's own checks, before any name is resolved.
+    /// The URL's own checks, before any name is resolved. `URL` parses it, as
+    /// AsyncHTTPClient does, so the host checked is the host connected to.
     public func check(url text: String) throws(OutboundRefusal) -> Target {
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-              var host = components.host?.lowercased(), !host.isEmpty, components.user == nil, components.password == nil
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              var host = url.host?.lowercased(), !host.isEmpty, url.user == nil, url.password == nil
         else { throw .malformed(text) }
         guard scheme == "https" || scheme == "http" else { throw .scheme(scheme) }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard isAllowed(host: host) else { throw .hostNotAllowed(host) }
-        return Target(scheme: scheme, host: host, port: components.port ?? (scheme == "https" ? 443 : 80))
+        return Target(scheme: scheme, host: host, port: url.port ?? (scheme == "https" ? 443 : 80))
     }
 
     /// The addresses a target's host resolved to, checked just before connecting.

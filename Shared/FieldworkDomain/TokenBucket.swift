@@ -19,10 +19,12 @@ public struct TokenBucket: Sendable, Equatable {
     }
 
     /// The bucket for "at most `limit` per `window` seconds", bursting up to `burst`.
+    /// The burst is kept below the limit, so part of the allowance always refills.
     public static func limiting(_ limit: Int, perSeconds window: Double, burst: Int, tokens: Double? = nil, updatedAt: Date) -> TokenBucket {
-        let capacity = Double(min(max(burst, 1), limit))
+        let limit = max(limit, 2)
+        let capacity = Double(min(max(burst, 1), limit - 1))
         return TokenBucket(
-            capacity: capacity, refillPerSecond: max(Double(limit) - capacity, 1) / window, tokens: tokens ?? capacity, updatedAt: updatedAt)
+            capacity: capacity, refillPerSecond: (Double(limit) - capacity) / window, tokens: tokens ?? capacity, updatedAt: updatedAt)
     }
 
     public mutating func refill(at now: Date) {
@@ -50,12 +52,13 @@ public struct TokenBucket: Sendable, Equatable {
     public func nextTokenAt(after now: Date) -> Date {
         var copy = self
         copy.refill(at: now)
-        return copy.tokens >= 1 ? now : now.addingTimeInterval((1 - copy.tokens) / refillPerSecond)
+        if copy.tokens >= 1, now >= copy.updatedAt { return now }
+        return max(now, copy.updatedAt).addingTimeInterval((1 - copy.tokens) / refillPerSecond)
     }
 
-    /// The receiver said we are over its limit: spend what is left, so the next post waits.
-    public mutating func drain(at now: Date) {
-        refill(at: now)
+    /// The receiver said we are over its limit: nothing more until `until`, then refill as usual.
+    public mutating func pause(until: Date) {
         tokens = 0
+        updatedAt = max(updatedAt, until)
     }
 }

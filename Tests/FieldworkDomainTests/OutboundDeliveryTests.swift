@@ -63,10 +63,19 @@ import Testing
         #expect(posts.count >= 5 + 15 * 10 - 1, "the allowance is used, not wasted: \(posts.count)")
         #expect(posts.prefix(5) == [0, 0.1, 0.2, 0.3, 0.4])
 
-        var empty = TokenBucket.limiting(20, perSeconds: 60, burst: 5, updatedAt: start)
-        empty.drain(at: start)
-        #expect(empty.available(at: start) == 0)
-        #expect(empty.nextTokenAt(after: start) == start.addingTimeInterval(4))
+        // Over the receiver's limit: nothing for a minute, then the refill resumes.
+        var paused = TokenBucket.limiting(20, perSeconds: 60, burst: 5, updatedAt: start)
+        paused.pause(until: start.addingTimeInterval(60))
+        #expect(paused.available(at: start.addingTimeInterval(59)) == 0)
+        #expect(paused.nextTokenAt(after: start) == start.addingTimeInterval(64))
+        #expect(paused.available(at: start.addingTimeInterval(64)) == 1)
+
+        // A burst as large as the limit would let limit + refill through: it is kept below.
+        var greedy = TokenBucket.limiting(20, perSeconds: 60, burst: 50, updatedAt: start)
+        #expect(greedy.capacity == 19)
+        var taken = 0
+        for step in 0..<600 where greedy.take(at: start.addingTimeInterval(Double(step) / 10)) { taken += 1 }
+        #expect(taken <= 20)
     }
 
     @Test func weComMessagesFitTheLimitAndDigestsCarryEveryMessage() {

@@ -5,28 +5,16 @@
 # the ratio. Figures, not a pass/fail test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. deploy/local/bench-lib.sh
 pg_port=${FIELDWORK_BENCH_PG_PORT:-55434}
 pg_dir=/tmp/fieldwork-bench-pg-$pg_port
 pairs=${PAIRS:-4000}
 ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
 secret=bench-secret-0123456789abcdefghijklmnop
 
-deploy/local/postgres.sh ensure-installed
-deploy/local/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"
-deploy/local/postgres.sh start "$pg_dir" "$pg_port"
-deploy/local/postgres.sh create-db "$pg_dir" "$pg_port" fieldwork_visits bench-password
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  deploy/local/postgres.sh stop "$pg_dir"
-}
-trap cleanup EXIT
+bench_start_postgres "$pg_dir" "$pg_port" fieldwork_visits
 
-config=${CONFIG:-release}   # CONFIG=debug reuses the test build (slower service, figures not comparable)
-echo "building $config binaries…" >&2
-swift build -c "$config" --product fieldwork-visits >&2
-swift build -c "$config" --product fieldwork-bench-visits >&2
-bin=$(swift build -c "$config" --show-bin-path)
+bench_build fieldwork-visits fieldwork-bench-visits
 
 # Three subscribers on closed ports: each event is written as three outbox rows, as in production.
 FIELDWORK_VISITS_DATABASE_URL=postgres://fieldwork_visits:bench-password@127.0.0.1:$pg_port/fieldwork_visits \
@@ -36,10 +24,7 @@ FIELDWORK_VISITS_SUBSCRIBERS=workflows=127.0.0.1:9,scoring=127.0.0.1:9,notificat
 FIELDWORK_VISITS_CHECKIN_KEYS=b1=bench-checkin-key-0123456789 FIELDWORK_VISITS_WATERMARK_KEY=bench-watermark-key-0123456789 \
   "$bin/fieldwork-visits" >/tmp/fieldwork-bench-visits.log 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/7191) 2>/dev/null && break
-  sleep 0.2
-done
+bench_wait_port 7191
 sleep 1
 
 bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)

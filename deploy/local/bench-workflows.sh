@@ -7,6 +7,7 @@
 # in the same run, and the ratio. Figures, not a pass/fail test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. deploy/local/bench-lib.sh
 pg_port=${FIELDWORK_BENCH_PG_PORT:-55435}
 pg_dir=/tmp/fieldwork-bench-workflows-pg-$pg_port
 pairs=${PAIRS:-3000}
@@ -16,23 +17,10 @@ ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
 secret=bench-secret-0123456789abcdefghijklmnop
 port=7192
 
-deploy/local/postgres.sh ensure-installed
-deploy/local/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"
-deploy/local/postgres.sh start "$pg_dir" "$pg_port"
-deploy/local/postgres.sh create-db "$pg_dir" "$pg_port" fieldwork_workflows bench-password
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  deploy/local/postgres.sh stop "$pg_dir"
-}
-trap cleanup EXIT
+bench_start_postgres "$pg_dir" "$pg_port" fieldwork_workflows
 sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fieldwork_workflows "$@"; }
 
-config=${CONFIG:-release}   # CONFIG=debug reuses the test build (slower service, figures not comparable)
-echo "building $config binaries…" >&2
-swift build -c "$config" --product fieldwork-workflows >&2
-swift build -c "$config" --product fieldwork-bench-workflows >&2
-bin=$(swift build -c "$config" --show-bin-path)
+bench_build fieldwork-workflows fieldwork-bench-workflows
 
 # Two subscribers on a closed port: each event is written as two outbox rows, as in production.
 # The scheduled sweep is pushed out of the way; the benchmark runs it by RunJob.
@@ -42,10 +30,7 @@ FIELDWORK_WORKFLOWS_JWT_SECRET=$secret FIELDWORK_WORKFLOWS_LOG_LEVEL=warning FIE
 FIELDWORK_WORKFLOWS_SUBSCRIBERS=notifications=127.0.0.1:9,scoring=127.0.0.1:9 \
   "$bin/fieldwork-workflows" >/tmp/fieldwork-bench-workflows.log 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-  sleep 0.2
-done
+bench_wait_port $port
 until sql -Atc "SELECT 1 FROM schema_migrations WHERE version = 101" 2>/dev/null | grep -q 1; do sleep 0.2; done
 
 echo "seeding $open_cards open cards ($overdue overdue)…" >&2

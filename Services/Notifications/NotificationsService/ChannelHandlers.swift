@@ -136,7 +136,7 @@ extension NotificationsService {
             }
             try await connection.query(
                 """
-                UPDATE deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = \(now), leased_until = NULL WHERE id = \(id)
+                UPDATE deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = \(now), lease_id = NULL, leased_until = NULL WHERE id = \(id)
                 """, logger: environment.logger)
             try await environment.audit(
                 AuditRecord(entityType: "delivery", entityID: id.uuidString.lowercased(), action: "redeliver", changes: [

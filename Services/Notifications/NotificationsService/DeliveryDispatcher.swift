@@ -62,7 +62,6 @@ final class DeliveryDispatcher: Service, Sendable {
             self.stopping.store(true, ordering: .relaxed)
             self.signal.wake()
         }
-        await http.shutdown()
     }
 
     private func startServing(_ channel: String, at now: Date) -> Bool {
@@ -76,7 +75,7 @@ final class DeliveryDispatcher: Service, Sendable {
 
     /// Posts a channel's due deliveries one post at a time until none are due or its bucket is empty.
     private func serve(_ channel: String) async {
-        while !stopping.load(ordering: .relaxed) {
+        while !stopping.load(ordering: .relaxed), !Task.isCancelled {
             let claim: DeliveryStore.Claim
             do {
                 claim = try await store.claimPost(channelID: channel, at: environment.clock.now())
@@ -102,6 +101,8 @@ final class DeliveryDispatcher: Service, Sendable {
         let verdict: DeliveryVerdict
         do {
             verdict = try await deliver(post)
+        } catch is CancellationError {
+            return   // stopped mid-post: the lease runs out and the post is made again
         } catch let refusal as OutboundRefusal {
             verdict = .fail(refusal.description)
         } catch {

@@ -4,6 +4,7 @@ import FieldworkRuntime
 import Foundation
 import Logging
 import PostgresNIO
+import Crypto
 
 /// Deliveries to WeCom robots and webhooks (SPEC §5.2): one row per (source
 /// event, channel), claimed under a lease for a post, settled with the
@@ -16,6 +17,8 @@ struct DeliveryStore: Sendable {
         /// WeCom: at most `robotLimit` posts per minute, `robotBurst` at once.
         var robotLimit: Int
         var robotBurst: Int
+        /// How long a robot that answered "over the limit" (45009) gets no posts.
+        var rateLimitPause: TimeInterval
         /// How long a claimed post may be in flight before another dispatcher may take it over.
         var lease: TimeInterval
     }
@@ -69,7 +72,8 @@ struct DeliveryStore: Sendable {
         for try await id in try await environment.postgres.query(
             """
             SELECT DISTINCT d.channel_id FROM deliveries d JOIN channels c ON c.id = d.channel_id
-            WHERE d.status = 'PENDING' AND d.next_attempt_at <= \(now) AND (d.leased_until IS NULL OR d.leased_until < \(now)) AND c.enabled
+            WHERE d.status = 'PENDING' AND d.next_attempt_at <= \(now) AND (d.leased_until IS NULL OR d.leased_until < \(now))
+              AND c.enabled AND (c.busy_until IS NULL OR c.busy_until < \(now))
             LIMIT \(limit)
             """, logger: logger
         ).decode(String.self) { ids.append(id) }
@@ -87,7 +91,7 @@ struct DeliveryStore: Sendable {
 
     /// One HTTP post: a single delivery, or a WeCom digest of several.
     struct Post: Sendable {
-        var id = UUID()
+        var id: UUID
         var channelID: String
         var kind: Fieldwork_V1_ChannelKind
         var url: String
@@ -101,31 +105,46 @@ struct DeliveryStore: Sendable {
         case idle
     }
 
-    /// Claims the next post for a channel. A robot spends a token per post; when
-    /// more messages wait than it has tokens, they all go out as one digest.
+    /// Claims the next post for a channel: marks the channel busy (one post at a
+    /// time, across replicas) and leases the deliveries it carries. A robot spends
+    /// a token per post; when more messages wait than it has tokens, they all go
+    /// out as one digest.
     func claimPost(channelID: String, at now: Date) async throws -> Claim {
-        try await environment.transaction { connection in
+        let postID = UUID()
+        let leasedUntil = now.addingTimeInterval(settings.lease)
+        return try await environment.postgres.withTransaction(logger: logger) { connection in
             var channel: (kind: String, url: String)?
             for try await row in try await connection.query(
-                "SELECT kind, url FROM channels WHERE id = \(channelID) AND enabled", logger: logger
+                """
+                UPDATE channels SET busy_post = \(postID), busy_until = \(leasedUntil)
+                WHERE id = \(channelID) AND enabled AND (busy_until IS NULL OR busy_until < \(now))
+                RETURNING kind, url
+                """, logger: logger
             ).decode((String, String).self) { channel = row }
+            // Disabled, or another replica is posting to it.
             guard let channel, let kind = Fieldwork_V1_ChannelKind(name: channel.kind) else { return .idle }
+            func release() async throws {
+                try await connection.query("UPDATE channels SET busy_post = NULL, busy_until = NULL WHERE id = \(channelID)", logger: logger)
+            }
 
             var bucket: TokenBucket?
+            let bucketKey = Self.bucketKey(url: channel.url)
             if kind == .wecomRobot {
-                // The bucket row is the robot's lock: a second replica skips a robot that is being served.
                 try await connection.query(
                     """
-                    INSERT INTO channel_buckets (channel_id, tokens, updated_at) VALUES (\(channelID), \(Double(settings.robotBurst)), \(now))
-                    ON CONFLICT (channel_id) DO NOTHING
+                    INSERT INTO channel_buckets (bucket_key, tokens, updated_at) VALUES (\(bucketKey), \(Double(settings.robotBurst)), \(now))
+                    ON CONFLICT (bucket_key) DO NOTHING
                     """, logger: logger)
                 for try await (tokens, updatedAt) in try await connection.query(
-                    "SELECT tokens, updated_at FROM channel_buckets WHERE channel_id = \(channelID) FOR UPDATE SKIP LOCKED", logger: logger
+                    "SELECT tokens, updated_at FROM channel_buckets WHERE bucket_key = \(bucketKey) FOR UPDATE", logger: logger
                 ).decode((Double, Date).self) {
                     bucket = .limiting(settings.robotLimit, perSeconds: 60, burst: settings.robotBurst, tokens: tokens, updatedAt: updatedAt)
                 }
                 guard let current = bucket else { return .idle }
-                if current.available(at: now) < 1 { return .paused(until: current.nextTokenAt(after: now)) }
+                if current.available(at: now) < 1 {
+                    try await release()
+                    return .paused(until: current.nextTokenAt(after: now))
+                }
             }
 
             var queued: [Queued] = []
@@ -141,7 +160,10 @@ struct DeliveryStore: Sendable {
                     id: id, eventID: eventID, eventType: eventType, message: OutboundMessage(title: title, body: body, link: link),
                     attempts: attempts, createdAt: createdAt))
             }
-            guard let first = queued.first else { return .idle }
+            guard let first = queued.first else {
+                try await release()
+                return .idle
+            }
 
             var chosen = [first]
             if var robot = bucket {
@@ -150,64 +172,80 @@ struct DeliveryStore: Sendable {
                 }
                 _ = robot.take(at: now)
                 try await connection.query(
-                    "UPDATE channel_buckets SET tokens = \(robot.tokens), updated_at = \(robot.updatedAt) WHERE channel_id = \(channelID)",
+                    "UPDATE channel_buckets SET tokens = \(robot.tokens), updated_at = \(robot.updatedAt) WHERE bucket_key = \(bucketKey)",
                     logger: logger)
             }
             try await connection.query(
-                "UPDATE deliveries SET leased_until = \(now.addingTimeInterval(settings.lease)) WHERE id = ANY (\(chosen.map(\.id)))",
+                "UPDATE deliveries SET lease_id = \(postID), leased_until = \(leasedUntil) WHERE id = ANY (\(chosen.map(\.id)))",
                 logger: logger)
-            return .post(Post(channelID: channelID, kind: kind, url: channel.url, deliveries: chosen))
+            return .post(Post(id: postID, channelID: channelID, kind: kind, url: channel.url, deliveries: chosen))
         }
     }
 
-    /// Records the receiver's verdict on every delivery the post carried.
+    static func bucketKey(url: String) -> String {
+        SHA256.hash(data: Data(url.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Records the receiver's verdict on every delivery the post carried — unless
+    /// the post's lease ran out and another post took them over — and frees the channel.
     func settle(_ post: Post, verdict: DeliveryVerdict, latencyMilliseconds: Int, at now: Date) async throws {
         let outcome: String
-        var nextAttempts: [Date] = []
+        let status: String
+        var counts = true   // a rate limit is the receiver's pace, not the delivery's failure
         switch verdict {
         case .delivered:
             outcome = "delivered"
-        case .retry(let reason, _):
+            status = "DELIVERED"
+        case .retry(let reason, let rateLimited):
             outcome = "retry: " + reason
+            status = "PENDING"
+            counts = !rateLimited
         case .fail(let reason):
             outcome = "failed: " + reason
+            status = "DEAD"
         }
-        for delivery in post.deliveries {
-            nextAttempts.append(now.addingTimeInterval(settings.backoff.delay(attempt: delivery.attempts)))
-        }
-        let status: String
-        switch verdict {
-        case .delivered: status = "DELIVERED"
-        case .retry: status = "PENDING"
-        case .fail: status = "DEAD"
-        }
+        let nextAttempts = post.deliveries.map { now.addingTimeInterval(settings.backoff.delay(attempt: $0.attempts)) }
         let ids = post.deliveries.map(\.id)
-        let error = outcome == "delivered" ? "" : outcome
-        try await environment.transaction { connection in
-            try await connection.query(
+        let error = status == "DELIVERED" ? "" : outcome
+        try await environment.postgres.withTransaction(logger: logger) { connection in
+            var settled: [UUID] = []
+            for try await id in try await connection.query(
                 """
                 UPDATE deliveries d SET
-                    attempts = d.attempts + 1,
-                    status = CASE WHEN \(status) = 'PENDING' AND d.attempts + 1 >= \(settings.maxAttempts) THEN 'DEAD' ELSE \(status) END,
+                    attempts = d.attempts + \(counts ? 1 : 0),
+                    status = CASE WHEN \(status) = 'PENDING' AND d.attempts + \(counts ? 1 : 0) >= \(settings.maxAttempts) THEN 'DEAD'
+                                  ELSE \(status) END,
                     next_attempt_at = u.next_at,
+                    lease_id = NULL,
                     leased_until = NULL,
                     last_error = CASE WHEN \(status) = 'DELIVERED' THEN d.last_error ELSE \(error) END,
                     delivered_at = CASE WHEN \(status) = 'DELIVERED' THEN \(now) ELSE NULL END
                 FROM unnest(\(ids)::uuid[], \(nextAttempts)::timestamptz[]) AS u(id, next_at)
-                WHERE d.id = u.id
-                """, logger: logger)
+                WHERE d.id = u.id AND d.lease_id = \(post.id) AND d.status = 'PENDING'
+                RETURNING d.id
+                """, logger: logger
+            ).decode(UUID.self) { settled.append(id) }
+            if settled.count < ids.count {
+                logger.warning("a post outlived its lease; its deliveries were taken over", metadata: ["post": "\(post.id)"])
+            }
             try await connection.query(
                 """
                 INSERT INTO delivery_attempts (delivery_id, post_id, at, outcome, latency_ms)
-                SELECT id, \(post.id), \(now), \(outcome), \(latencyMilliseconds) FROM unnest(\(ids)::uuid[]) AS u(id)
+                SELECT id, \(post.id), \(now), \(outcome), \(latencyMilliseconds) FROM unnest(\(settled)::uuid[]) AS u(id)
                 """, logger: logger)
+            try await connection.query(
+                "UPDATE channels SET busy_post = NULL, busy_until = NULL WHERE id = \(post.channelID) AND busy_post = \(post.id)",
+                logger: logger)
             if case .retry(_, rateLimited: true) = verdict, post.kind == .wecomRobot {
-                // The robot says we are over its limit: spend the bucket so the next post waits a slot.
+                // The robot says we are over its limit: nothing more for a while.
                 try await connection.query(
-                    "UPDATE channel_buckets SET tokens = 0, updated_at = \(now) WHERE channel_id = \(post.channelID)", logger: logger)
+                    """
+                    UPDATE channel_buckets SET tokens = 0, updated_at = \(now.addingTimeInterval(settings.rateLimitPause))
+                    WHERE bucket_key = \(Self.bucketKey(url: post.url))
+                    """, logger: logger)
             }
             for try await (id, attempts) in try await connection.query(
-                "SELECT id, attempts FROM deliveries WHERE id = ANY (\(ids)) AND status = 'DEAD'", logger: logger
+                "SELECT id, attempts FROM deliveries WHERE id = ANY (\(settled)) AND status = 'DEAD'", logger: logger
             ).decode((UUID, Int).self) {
                 logger.warning("delivery dead-lettered", metadata: [
                     "delivery": "\(id)", "channel": "\(post.channelID)", "attempts": "\(attempts)", "outcome": "\(outcome)",

@@ -59,16 +59,17 @@ struct EventFanout: Sendable {
         by principal: Principal, requestID: String, on connection: PostgresConnection
     ) async throws -> Result {
         var result = Result()
-        if !people.isEmpty {
-            result.people = try await inbox.insert(
-                eventID: eventID, eventType: eventType, to: people, title: message.title, body: message.body, link: message.link,
-                by: principal, requestID: requestID, on: connection)
-        }
         var outbound = message
         outbound.link = externalLink(message.link)
         result.queued = try await deliveries.enqueue(
             eventID: eventID, eventType: eventType, channelIDs: channelIDs.sorted(), message: outbound, at: environment.clock.now(),
             on: connection)
+        // Last: the inbox holds its recipients' locks until the commit.
+        if !people.isEmpty {
+            result.people = try await inbox.insert(
+                eventID: eventID, eventType: eventType, to: people, title: message.title, body: message.body, link: message.link,
+                by: principal, requestID: requestID, on: connection)
+        }
         return result
     }
 

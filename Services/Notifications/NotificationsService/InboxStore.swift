@@ -22,24 +22,25 @@ struct InboxStore: Sendable {
         // Sorted, so two deliveries lock the same people in the same order.
         let people = recipients.filter { !$0.isEmpty }.sorted()
         let now = environment.clock.now()
-        for person in people {
-            // A person's cursors must follow commit order, or a stream resuming "after
-            // cursor N" could skip an item that committed late with a lower number:
-            // hold the person's lock from taking the number until the commit.
-            _ = try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\("inbox:" + person), 0))", logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
-                VALUES (\(UUID()), \(person), \(eventID), \(eventType), \(title), \(body), \(link), \(now))
-                ON CONFLICT (event_id, person_id) DO NOTHING
-                """, logger: logger)
-        }
         try await environment.audit(
             AuditRecord(entityType: "event", entityID: eventID.uuidString.lowercased(), action: "inbox_delivered", changes: [
                 .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
             ]),
             by: principal, at: now, requestID: requestID, on: connection)
+        // A person's cursors must follow commit order, or a stream resuming "after
+        // cursor N" could skip an item that committed late with a lower number:
+        // hold each person's lock from taking the number until the commit.
+        // Two statements for any number of people (unnest keeps the array's order),
+        // last before the commit, so the locks are held as briefly as possible.
+        for try await _ in try await connection.query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('inbox:' || p, 0)) FROM unnest(\(people)::text[]) AS p", logger: logger) {}
+        try await connection.query(
+            """
+            INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
+            SELECT gen_random_uuid(), p, \(eventID), \(eventType), \(title), \(body), \(link), \(now)
+            FROM unnest(\(people)::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n
+            ON CONFLICT (event_id, person_id) DO NOTHING
+            """, logger: logger)
         return people
     }
 

@@ -17,14 +17,16 @@ public enum NotificationsBlueprint {
                     help: "hosts robots and webhooks may post to, comma-separated; '*.example.com' allows subdomains"),
             Setting("WEBHOOK_ALLOWED_NETWORKS", default: "",
                     help: "private, loopback or link-local ranges (CIDR) a target may resolve to anyway, e.g. 127.0.0.1/32 for a local receiver"),
-            Setting("WEBHOOK_TIMEOUT_MS", default: "5000", help: "deadline of one post to a robot or webhook"),
+            Setting("WEBHOOK_TIMEOUT_MS", default: "5000", help: "deadline of one post to a robot or webhook, from connect to the whole reply"),
             Setting("WEBHOOK_SIGNING_SECRET", default: "", help: "HMAC-SHA256 key for X-Fieldwork-Signature (webhooks need it)", secret: true),
             Setting("DELIVERY_MAX_ATTEMPTS", default: "8", help: "attempts before a delivery is dead-lettered"),
             Setting("DELIVERY_BACKOFF_BASE_MS", default: "2000", help: "first retry delay of a delivery (exponential, with jitter)"),
             Setting("DELIVERY_BACKOFF_CAP_MS", default: "600000", help: "longest retry delay of a delivery"),
             Setting("DELIVERY_CONCURRENCY", default: "16", help: "channels posted to at the same time"),
             Setting("DELIVERY_POLL_MS", default: "500", help: "how often the dispatcher looks for due deliveries"),
-            Setting("WECOM_ROBOT_PER_MINUTE", default: "20", help: "posts per robot in any minute (WeCom allows 20)"),
+            Setting("WECOM_ROBOT_PER_MINUTE", default: "18",
+                    help: "posts per robot in any minute; WeCom allows 20, and 18 leaves room for posts still in flight when the minute turns"),
+            Setting("WECOM_RATE_LIMIT_PAUSE_SECONDS", default: "60", help: "how long a robot that answered errcode 45009 (over the limit) gets no posts"),
             Setting("WECOM_ROBOT_BURST", default: "5", help: "posts a robot may send at once; the rest of the minute's allowance refills evenly"),
             Setting("LINK_BASE_URL", default: "",
                     help: "web address that opens fieldwork:// links outside the app (robots, webhooks), e.g. https://crm.example.com/open/"),
@@ -71,11 +73,12 @@ struct NotificationsService: RegistrableRPCService {
                 capSeconds: Double(try configuration.positiveInt("DELIVERY_BACKOFF_CAP_MS")) / 1000),
             robotLimit: try configuration.positiveInt("WECOM_ROBOT_PER_MINUTE"),
             robotBurst: try configuration.positiveInt("WECOM_ROBOT_BURST"),
+            rateLimitPause: Double(try configuration.positiveInt("WECOM_RATE_LIMIT_PAUSE_SECONDS")),
             lease: Double(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS")) / 1000 + 10))
         fanout = EventFanout(inbox: inbox, deliveries: deliveries, linkBaseURL: configuration.string("LINK_BASE_URL"))
         dispatcher = DeliveryDispatcher(
             store: deliveries,
-            http: OutboundHTTP(policy: outboundPolicy, timeout: .milliseconds(Int64(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS")))),
+            http: OutboundHTTP(policy: outboundPolicy, timeout: .milliseconds(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS"))),
             settings: .init(
                 poll: .milliseconds(try configuration.positiveInt("DELIVERY_POLL_MS")),
                 concurrency: try configuration.positiveInt("DELIVERY_CONCURRENCY"),

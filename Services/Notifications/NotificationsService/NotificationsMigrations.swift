@@ -83,7 +83,10 @@ enum NotificationsMigrations {
                 region     text NOT NULL DEFAULT '',
                 enabled    boolean NOT NULL DEFAULT true,
                 version    integer NOT NULL,
-                updated_at timestamptz NOT NULL
+                updated_at timestamptz NOT NULL,
+                -- One post at a time per channel, across replicas: the post holding it, until when.
+                busy_post  uuid,
+                busy_until timestamptz
             );
             -- One row per (source event, channel): the dedupe of SPEC §5.2.
             CREATE TABLE deliveries (
@@ -99,7 +102,9 @@ enum NotificationsMigrations {
                 status          text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'DELIVERED', 'DEAD')),
                 attempts        integer NOT NULL DEFAULT 0,
                 next_attempt_at timestamptz NOT NULL,
-                -- Set while a dispatcher has the delivery in flight; a crashed one's lease runs out.
+                -- Set while a post carries the delivery; a crashed dispatcher's lease runs out,
+                -- and a late answer to an expired lease changes nothing.
+                lease_id        uuid,
                 leased_until    timestamptz,
                 last_error      text NOT NULL DEFAULT '',
                 created_at      timestamptz NOT NULL,
@@ -117,9 +122,10 @@ enum NotificationsMigrations {
                 latency_ms  integer NOT NULL
             );
             CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
-            -- Each robot's token bucket, shared by all replicas.
+            -- Each robot's token bucket, shared by all replicas, keyed by a hash of the
+            -- robot URL: WeCom limits the robot, however many channels name it.
             CREATE TABLE channel_buckets (
-                channel_id text PRIMARY KEY REFERENCES channels (id),
+                bucket_key text PRIMARY KEY,
                 tokens     double precision NOT NULL,
                 updated_at timestamptz NOT NULL
             );

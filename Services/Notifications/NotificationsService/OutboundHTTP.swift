@@ -9,13 +9,14 @@ import Glibc
 #endif
 
 /// Posts JSON to WeCom robots and webhooks (AsyncHTTPClient), only to targets
-/// `OutboundPolicy` allows: the URL is checked, then the host is resolved and
-/// every address checked just before the request. Redirects are not followed
-/// (a redirect could point inside the network), and every request has a deadline.
+/// `OutboundPolicy` allows: the URL is checked, the host resolved and every
+/// address checked, and the connection then goes to the checked address (a DNS
+/// answer that changes in between cannot redirect it; TLS still verifies the
+/// host name). Redirects are not followed, and the whole post — connect, send,
+/// reply — has one deadline, so a receiver that trickles its answer cannot hold it.
 struct OutboundHTTP: Sendable {
-    let client: HTTPClient
     let policy: OutboundPolicy
-    let timeout: TimeAmount
+    let timeout: Duration
 
     struct Reply: Sendable {
         var status: Int
@@ -27,17 +28,9 @@ struct OutboundHTTP: Sendable {
         var description: String { "could not resolve '\(host)'" }
     }
 
-    init(policy: OutboundPolicy, timeout: TimeAmount) {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: timeout))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
-        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-        self.policy = policy
-        self.timeout = timeout
-    }
-
-    func shutdown() async {
-        try? await client.shutdown()
+    struct DeadlineExceeded: Error, CustomStringConvertible {
+        var timeout: Duration
+        var description: String { "no complete reply within \(timeout)" }
     }
 
     /// Throws `OutboundRefusal` for a forbidden target, other errors for transport failures.
@@ -47,16 +40,43 @@ struct OutboundHTTP: Sendable {
         let addresses = try await NIOThreadPool.singleton.runIfActive { try Self.resolve(host) }
         try policy.check(addresses: addresses, of: target)
 
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        request.headers.add(name: "User-Agent", value: "fieldwork-notifications")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: json))
-        let response = try await client.execute(request, timeout: timeout)
-        // A hostile receiver cannot make us hold an endless body: 64 KiB is plenty for a reply.
-        let body = try await response.body.collect(upTo: 64 * 1024)
-        return Reply(status: Int(response.status.code), body: Array(buffer: body))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .init(timeout)))
+        if IPAddress(host) == nil { configuration.dnsOverride = [host: addresses[0].description] }
+        // A client per post: its only connection goes to the address just checked.
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        do {
+            let reply = try await withDeadline {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+                request.headers.add(name: "User-Agent", value: "fieldwork-notifications")
+                for (name, value) in headers { request.headers.add(name: name, value: value) }
+                request.body = .bytes(ByteBuffer(bytes: json))
+                let response = try await client.execute(request, timeout: .init(timeout))
+                // 64 KiB is plenty for a reply; a hostile receiver cannot make us hold more.
+                let body = try await response.body.collect(upTo: 64 * 1024)
+                return Reply(status: Int(response.status.code), body: Array(buffer: body))
+            }
+            try? await client.shutdown()
+            return reply
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func withDeadline(_ body: @escaping @Sendable () async throws -> Reply) async throws -> Reply {
+        try await withThrowingTaskGroup(of: Reply?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let reply = try await group.next() ?? nil else { throw DeadlineExceeded(timeout: timeout) }
+            return reply
+        }
     }
 
     /// Every address `host` resolves to (an IP literal is itself).

@@ -1,0 +1,37 @@
+# Shared by the bench-*.sh scripts (sourced): a fresh PostgreSQL with one
+# service database, the release (or CONFIG=debug) binaries, and clean-up on exit.
+
+# bench_start_postgres DIR PORT DATABASE — a new server in DIR with DATABASE
+# (password bench-password); stops it, and the service in $pid, on exit.
+bench_start_postgres() {
+  bench_pg_dir=$1
+  deploy/local/postgres.sh ensure-installed
+  deploy/local/postgres.sh stop "$1"; rm -rf "$1"
+  deploy/local/postgres.sh start "$1" "$2"
+  deploy/local/postgres.sh create-db "$1" "$2" "$3" bench-password
+  pid=
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  deploy/local/postgres.sh stop "$bench_pg_dir"
+}
+
+# bench_build PRODUCT… — builds them; sets $bin to the binaries' directory.
+bench_build() {
+  local config=${CONFIG:-release}   # CONFIG=debug reuses the test build (slower service, figures not comparable)
+  echo "building $config binaries…" >&2
+  for product in "$@"; do swift build -c "$config" --product "$product" >&2; done
+  bin=$(swift build -c "$config" --show-bin-path)
+}
+
+# bench_wait_port PORT — until something listens there (20 s at most).
+bench_wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "nothing listens on $1; see the service log" >&2
+  return 1
+}
