@@ -39,6 +39,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "notifications service address (env FIELDWORK_NOTIFICATIONS_ADDR)") var notifications: String?
     @Option(help: "bearer token (env FIELDWORK_TOKEN); mint one with 'fieldctl token'") var token: String?
     @Flag(help: "print protobuf JSON instead of a table") var json = false
+    @Option(help: "PEM CA that signed the services' certificates: use TLS (env FIELDWORK_TLS_CA)") var tlsCA: String?
+    @Option(help: "PEM client certificate for mTLS (env FIELDWORK_TLS_CERT)") var tlsCert: String?
+    @Option(help: "PEM key of --tls-cert (env FIELDWORK_TLS_KEY)") var tlsKey: String?
 
     enum ServiceName: String, ExpressibleByArgument, CaseIterable { case visits, workflows, scoring, notifications }
 
@@ -63,6 +66,19 @@ struct ClientOptions: ParsableArguments {
         return metadata
     }
 
+    /// Plaintext unless a CA is given; with a certificate and key as well, mTLS.
+    func transportSecurity() throws -> HTTP2ClientTransport.Posix.TransportSecurity {
+        let environment = ProcessInfo.processInfo.environment
+        guard let ca = tlsCA ?? environment["FIELDWORK_TLS_CA"], !ca.isEmpty else { return .plaintext }
+        let certificate = tlsCert ?? environment["FIELDWORK_TLS_CERT"] ?? ""
+        let key = tlsKey ?? environment["FIELDWORK_TLS_KEY"] ?? ""
+        if certificate.isEmpty != key.isEmpty { throw ValidationError("--tls-cert and --tls-key go together") }
+        if certificate.isEmpty {
+            return .tls { $0.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+        }
+        return TransportSecurity(certificateFile: certificate, keyFile: key, caFile: ca, requireClientCertificate: true).client
+    }
+
     /// Runs `body` with a connected client to `service`.
     func with<Result: Sendable>(
         _ service: ServiceName, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, Metadata) async throws -> Result
@@ -71,7 +87,7 @@ struct ClientOptions: ParsableArguments {
         let metadata = self.metadata
         do {
             return try await withGRPCClient(
-                transport: .http2NIOPosix(target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+                transport: .http2NIOPosix(target: endpoint.grpcTarget, transportSecurity: try transportSecurity())
             ) { client in try await body(client, metadata) }
         } catch let error as RPCError {
             throw CleanExit.message("error: \(error.code): \(error.message)")

@@ -1,4 +1,5 @@
 import Foundation
+import GRPCNIOTransportHTTP2
 
 /// One configurable value of a service: read from `--kebab-name value` on the
 /// command line, else from `FIELDWORK_<SERVICE>_<SNAKE_NAME>` in the environment,
@@ -50,7 +51,7 @@ public struct ServiceConfiguration: Sendable {
             Setting("DRAIN_SECONDS", default: "20", help: "how long SIGTERM waits for in-flight RPCs"),
             Setting("JOBS", default: "on", help: "run scheduled jobs in this process (on/off); RunJob works either way"),
             Setting("LOG_LEVEL", default: "info", help: "trace, debug, info, notice, warning, error"),
-        ]
+        ] + TransportSecurity.settings
     }
 
     public let service: String
@@ -132,6 +133,17 @@ public struct ServiceConfiguration: Sendable {
 
 /// A host and port.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Where a gRPC client connects: an IP literal as an address (TLS does not send
+    /// an IP as the server name; the certificate's IP entries are checked instead),
+    /// anything else as a DNS name.
+    public var grpcTarget: any ResolvableTarget {
+        if host.contains(":") { return .ipv6(address: host, port: port) }
+        if host.split(separator: ".").count == 4, host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) {
+            return .ipv4(address: host, port: port)
+        }
+        return .dns(host: host, port: port)
+    }
+
     public var host: String
     public var port: Int
 

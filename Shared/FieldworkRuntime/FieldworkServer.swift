@@ -85,6 +85,7 @@ public enum FieldworkServer {
         let port = try configuration.int("PORT")
         let metricsPort = try configuration.int("METRICS_PORT")
         let subscribers = try configuration.subscribers()
+        let security = try TransportSecurity.resolve(configuration)
         let tokens = try await TokenAuthority(
             secret: configuration.string("JWT_SECRET"), issuer: configuration.string("JWT_ISSUER"),
             audience: configuration.string("JWT_AUDIENCE"))
@@ -100,7 +101,7 @@ public enum FieldworkServer {
             logger: logger, outbox: Outbox(source: blueprint.name, subscribers: subscribers.map(\.name), signal: signal),
             jobs: jobs, tokens: tokens, background: BackgroundServices())
         let relay = try OutboxRelay(
-            serviceName: blueprint.name, subscribers: subscribers,
+            serviceName: blueprint.name, subscribers: subscribers, transportSecurity: security?.client ?? .plaintext,
             settings: .init(
                 interval: try configuration.milliseconds("RELAY_INTERVAL_MS"),
                 backoff: Backoff(
@@ -120,7 +121,7 @@ public enum FieldworkServer {
         let service = try await blueprint.makeService(environment)
         let policy = AccessPolicy(AccessPolicy.common.merging(blueprint.access) { _, service in service })
         let server = GRPCServer(
-            transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext),
+            transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security?.server ?? .plaintext),
             services: [service, HealthService(state: health, serviceNames: [blueprint.grpcServiceName])],
             interceptors: [
                 RequestLogInterceptor(logger: logger, metrics: RPCMetrics(registry: registry), readiness: health),

@@ -42,14 +42,15 @@ final class OutboxRelay: Service, Sendable {
     private let token = Mutex<(value: String, renewAt: Date)?>(nil)
 
     init(
-        serviceName: String, subscribers: [Subscriber], settings: Settings, postgres: PostgresClient,
+        serviceName: String, subscribers: [Subscriber], transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
+        settings: Settings, postgres: PostgresClient,
         clock: any FieldworkClock, logger: Logger, signal: WakeSignal, tokens: TokenAuthority,
         registry: PrometheusCollectorRegistry, health: HealthState
     ) throws {
         self.subscribers = try subscribers.map { subscriber in
             let transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: subscriber.endpoint.host, port: subscriber.endpoint.port),
-                transportSecurity: .plaintext
+                target: subscriber.endpoint.grpcTarget,
+                transportSecurity: transportSecurity
             )
             return (subscriber, GRPCClient(transport: transport))
         }
