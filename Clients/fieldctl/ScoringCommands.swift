@@ -118,3 +118,23 @@ struct Model: AsyncParsableCommand {
         }
     }
 }
+
+struct Warnings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Red warnings: customers without activity in a component for N completed weeks.")
+    @OptionGroup var options: ClientOptions
+    @Option var customer = ""
+
+    func run() async throws {
+        try await options.with(.scoring) { client, metadata in
+            let response = try await Fieldwork_V1_ScoringService.Client(wrapping: client).listWarnings(
+                .with { $0.customerID = customer; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["raised", "customer", "component", "since", "weeks", "notified"], response.warnings.map {
+                    [timestamp($0.raisedAt), $0.customerID, $0.component,
+                     String(format: "%04d-%02d-%02d", $0.streakStart.year, $0.streakStart.month, $0.streakStart.day),
+                     String($0.weeks), $0.notifiedPersonIds.joined(separator: ", ")]
+                })
+            }
+        }
+    }
+}

@@ -123,4 +123,68 @@ import Testing
             #expect(try await job() == 0)
         }
     }
+
+    @Test func aZeroActivityStreakRaisesOneRedWarningForTheRepAndTheirManager() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            let ops = try await cluster.token("O4001", [.ops], department: "operations")
+            let day: @Sendable (Int) -> Fieldwork_V1_Date = { days in DemoData.shanghaiDate(daysFromToday: -days) }
+            // 浙一 bought three weeks ago and nothing since; its trials and academic events are recent.
+            _ = try await cluster.scoring(ops) { client, metadata in
+                try await client.recordPurchase(.with {
+                    $0.purchase = .with { $0.sourceRowID = "ERP-W1"; $0.customerID = "H-ZJ-001"; $0.productLine = "spine"; $0.amount.fen = 300_000; $0.date = day(21) }
+                }, metadata: metadata)
+            }
+            _ = try await cluster.scoring(ops) { client, metadata in
+                try await client.recordTrial(.with {
+                    $0.trial = .with { $0.sourceRowID = "TR-W1"; $0.customerID = "H-ZJ-001"; $0.productID = "SP-NEW-01"; $0.date = day(1) }
+                }, metadata: metadata)
+            }
+            _ = try await cluster.scoring(ops) { client, metadata in
+                try await client.recordAcademicParticipation(.with {
+                    $0.participation = .with { $0.sourceRowID = "AC-W1"; $0.customerID = "H-ZJ-001"; $0.eventName = "骨科年会"; $0.date = day(1) }
+                }, metadata: metadata)
+            }
+            let run = { () async throws -> Fieldwork_V1_ScoringRun in
+                try await cluster.scoring(story.admin) { client, metadata in try await client.runScoring(.init(), metadata: metadata) }
+            }
+            let warnings: @Sendable (String) async throws -> [Fieldwork_V1_Warning] = { token in
+                try await cluster.scoring(token) { client, metadata in
+                    try await client.listWarnings(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata).warnings
+                }
+            }
+            let first = try await run()
+            #expect(first.warningsRaised >= 1)
+            let raised = try await warnings(story.admin)
+            #expect(raised.count == 1)
+            #expect(raised.first?.component == "P" && (raised.first?.weeks ?? 0) >= 2)
+            #expect(raised.first?.notifiedPersonIds == ["E1001", "M2001"])
+
+            // The same streak on the next run is not raised again; the health rows still carry it.
+            let second = try await run()
+            #expect(second.warningsRaised == 0)
+            #expect(try await warnings(story.admin).count == 1)
+            let health = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.getCustomerHealth(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata)
+            }
+            #expect(health.warnings == ["P"])
+            let flagged = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listCustomerHealth(.with { $0.warningsOnly = true; $0.page.pageSize = 100 }, metadata: metadata).customers
+            }
+            #expect(flagged.contains { $0.customerID == "H-ZJ-001" } && flagged.allSatisfy { !$0.warnings.isEmpty })
+
+            // Another rep does not see it; the owning rep and their manager get it in their inboxes.
+            #expect(try await warnings(try await story.token("E1002")).isEmpty)
+            for person in ["E1001", "M2001"] {
+                try await cluster.eventually("\(person) has the red warning in the inbox") {
+                    let items = try await cluster.notifications(try await story.token(person)) { client, metadata in
+                        try await client.listInbox(.init(), metadata: metadata).items
+                    }
+                    return items.contains { $0.eventType == "scoring.WarningRaised" && $0.title.contains("浙江大学医学院附属第一医院") && $0.title.contains("无采购") }
+                }
+            }
+        }
+    }
 }

@@ -26,7 +26,14 @@ struct EventFanout: Sendable {
     }
 
     func fanOut(_ event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws -> Result {
-        guard let variables = EventMessages.variables(of: event, dayAndTime: inbox.dayAndTime) else { return Result() }
+        guard var variables = EventMessages.variables(of: event, dayAndTime: inbox.dayAndTime) else { return Result() }
+        if let customer = variables["customer_id"], variables["customer_name"] == nil {
+            // Events that name only the customer read its name from the directory copy.
+            variables["customer_name"] = customer
+            for try await name in try await connection.query(
+                "SELECT name FROM directory_customers WHERE id = \(customer)", logger: logger
+            ).decode(String.self) { variables["customer_name"] = name }
+        }
         var people: Set<String> = []
         var channelIDs: Set<String> = []
         for route in try await routes.routes(eventType: event.type, on: connection) {

@@ -13,6 +13,7 @@ enum EventMessages {
         "workflows.RequestCompleted": ["request_id", "completed_at", "requester_id"],
         "workflows.ApprovalStepPending": ["approval_id", "subject", "step", "approver_id"],
         "workflows.ApprovalDecided": ["approval_id", "outcome_name", "submitter_id"],
+        "scoring.WarningRaised": ["warning_id", "customer_id", "customer_name", "component_name", "weeks", "rep_id", "manager_id"],
         Send.eventType: ["title", "body", "link"],
     ]
 
@@ -37,6 +38,13 @@ enum EventMessages {
             ["approval_id": pending.approvalID, "subject": pending.subject, "step": String(pending.step + 1), "approver_id": pending.approverID]
         case .approvalDecided(let decided):
             ["approval_id": decided.approvalID, "outcome_name": decided.outcome == "APPROVED" ? "通过" : "驳回", "submitter_id": decided.submitterID]
+        case .warningRaised(let warning):
+            [
+                "warning_id": warning.warningID, "customer_id": warning.customerID,
+                "component_name": ["P": "采购", "T": "新品试用", "A": "学术活动"][warning.component] ?? warning.component,
+                "weeks": String(warning.weeks), "rep_id": warning.notifyPersonIds.first ?? "",
+                "manager_id": warning.notifyPersonIds.dropFirst().first ?? "",
+            ]
         default:
             nil
         }

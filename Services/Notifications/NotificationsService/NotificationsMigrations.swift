@@ -130,5 +130,13 @@ enum NotificationsMigrations {
                 updated_at timestamptz NOT NULL
             );
             """),
+        Migration(104, "red warnings reach the rep and their manager", """
+            INSERT INTO message_templates (event_type, locale, version, title, body, link_template) VALUES
+            ('scoring.WarningRaised', 'zh-CN', 1, '红色预警：{customer_name} 连续 {weeks} 周无{component_name}',
+             E'**{customer_name}**（{customer_id}）已连续 {weeks} 个完整周没有{component_name}记录，请尽快跟进。',
+             'fieldwork://customers/{customer_id}');
+            INSERT INTO routes (id, version, event_type, recipients, channels) VALUES
+            ('warning-raised-rep-and-manager', 1, 'scoring.WarningRaised', '{"personIds": ["{rep_id}", "{manager_id}"]}', '{INBOX}');
+            """),
     ]
 }

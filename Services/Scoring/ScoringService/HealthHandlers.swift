@@ -10,12 +10,12 @@ import PostgresNIO
 extension ScoringService {
     private static let healthColumns = """
         h.customer_id, coalesce(c.name, ''), coalesce(c.region, ''), h.score, h.purchases, h.trials, h.academic, h.grade,
-        h.model_version, h.run_id, h.as_of, h.cultivation_hint
+        h.model_version, h.run_id, h.as_of, h.cultivation_hint, h.warnings
         """
 
     private static func decodeHealth(_ row: PostgresRow) throws -> Fieldwork_V1_CustomerHealth {
-        let (customer, name, region, score, p, t, a, grade, version, run, asOf, hint) =
-            try row.decode((String, String, String, Double, Double, Double, Double, String, Int32, UUID, Date, Bool).self)
+        let (customer, name, region, score, p, t, a, grade, version, run, asOf, hint, warnings) =
+            try row.decode((String, String, String, Double, Double, Double, Double, String, Int32, UUID, Date, Bool, [String]).self)
         return .with {
             $0.customerID = customer
             $0.customerName = name
@@ -27,6 +27,7 @@ extension ScoringService {
             $0.runID = run.uuidString.lowercased()
             $0.asOf = .init(asOf)
             $0.cultivationHint = hint
+            $0.warnings = warnings
         }
     }
 
@@ -86,9 +87,6 @@ extension ScoringService {
         }
         let region = try Input.text(request.region, field: "region", max: 32)
         let grade = try Input.text(request.grade, field: "grade", max: 1)
-        guard !request.warningsOnly else {
-            throw DomainError.failedPrecondition("warnings_only: red warnings are not computed yet")
-        }
         let owner = ownerFilter(try Principal.required())
         var customers: [Fieldwork_V1_CustomerHealth] = []
         // Offset paging: a run's table does not change once written.
@@ -97,7 +95,7 @@ extension ScoringService {
             SELECT \(unescaped: Self.healthColumns) FROM customer_health h LEFT JOIN directory_customers c ON c.id = h.customer_id
             WHERE h.run_id = (SELECT id FROM scoring_runs ORDER BY as_of DESC, created_at DESC LIMIT 1)
               AND (\(region) = '' OR c.region = \(region)) AND (\(grade) = '' OR h.grade = \(grade))
-              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+              AND (\(owner) = '' OR c.owner_rep_id = \(owner)) AND (NOT \(request.warningsOnly) OR cardinality(h.warnings) > 0)
             ORDER BY \(unescaped: order) OFFSET \(offset) LIMIT \(page.limit)
             """, logger: environment.logger) {
             customers.append(try Self.decodeHealth(row))
@@ -106,5 +104,44 @@ extension ScoringService {
         response.customers = Array(customers.prefix(page.size))
         if customers.count > page.size { response.page.nextPageToken = Data("k:\(offset + page.size)".utf8).base64EncodedString() }
         return response
+    }
+
+    /// Red warnings, newest first: a rep sees their own customers'.
+    func listWarnings(_ request: Fieldwork_V1_ListWarningsRequest) async throws -> Fieldwork_V1_ListWarningsResponse {
+        let page = try Page(request.page)
+        let window = try TimeWindow(request.range)
+        let customer = try Input.text(request.customerID, field: "customer_id", max: 64)
+        let owner = ownerFilter(try Principal.required())
+        var after: (Date, UUID)?
+        if !page.after.isEmpty {
+            let parts = page.after.split(separator: "/")
+            guard parts.count == 2, let seconds = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+            }
+            after = (Date(timeIntervalSince1970: seconds), id)
+        }
+        var warnings: [Fieldwork_V1_Warning] = []
+        for try await (id, customerID, component, start, weeks, raisedAt, notified) in try await environment.postgres.query(
+            """
+            SELECT w.id, w.customer_id, w.component, w.streak_start::text, w.weeks, w.raised_at, w.notified
+            FROM warnings w LEFT JOIN directory_customers c ON c.id = w.customer_id
+            WHERE (\(customer) = '' OR w.customer_id = \(customer)) AND w.raised_at >= \(window.from) AND w.raised_at < \(window.to)
+              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+              AND (\(after?.0)::timestamptz IS NULL OR (w.raised_at, w.id) < (\(after?.0), \(after?.1)))
+            ORDER BY w.raised_at DESC, w.id DESC LIMIT \(page.limit)
+            """, logger: environment.logger
+        ).decode((UUID, String, String, String, Int32, Date, [String]).self) {
+            warnings.append(.with {
+                $0.id = id.uuidString.lowercased()
+                $0.customerID = customerID
+                $0.component = component
+                if let day = LocalDate(iso: start) { $0.streakStart = .with { $0.year = Int32(day.year); $0.month = Int32(day.month); $0.day = Int32(day.day) } }
+                $0.weeks = weeks
+                $0.raisedAt = .init(raisedAt)
+                $0.notifiedPersonIds = notified
+            })
+        }
+        let finished = page.finish(warnings) { "\($0.raisedAt.date.timeIntervalSince1970)/\($0.id)" }
+        return .with { $0.warnings = finished.rows; $0.page = finished.page }
     }
 }

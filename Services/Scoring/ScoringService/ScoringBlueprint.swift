@@ -51,6 +51,7 @@ struct ScoringService: RegistrableRPCService {
         router.unary(Method.GetCustomerHealth.descriptor) { try await getCustomerHealth($0) }
         router.unary(Method.ListCustomerHealth.descriptor) { try await listCustomerHealth($0) }
         router.unary(Method.HealthHistory.descriptor) { try await healthHistory($0) }
+        router.unary(Method.ListWarnings.descriptor) { try await listWarnings($0) }
         router.unary(Method.Deliver.descriptor) { request in
             try await environment.deliver(request) { event, connection in
                 try await DirectoryReplica.apply(event, on: connection, logger: environment.logger)

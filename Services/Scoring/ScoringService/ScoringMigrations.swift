@@ -72,5 +72,23 @@ enum ScoringMigrations {
             );
             CREATE INDEX customer_health_history ON customer_health (customer_id, as_of);
             """),
+        Migration(101, "red warnings", """
+            -- One row per zero-activity streak (customer, component, first empty week): raised once.
+            CREATE TABLE warnings (
+                id           uuid PRIMARY KEY,
+                customer_id  text NOT NULL,
+                component    text NOT NULL CHECK (component IN ('P', 'T', 'A')),
+                streak_start date NOT NULL,
+                weeks        integer NOT NULL,
+                run_id       uuid NOT NULL REFERENCES scoring_runs (id),
+                raised_at    timestamptz NOT NULL,
+                notified     text[] NOT NULL,
+                UNIQUE (customer_id, component, streak_start)
+            );
+            CREATE INDEX warnings_by_time ON warnings (raised_at, id);
+            ALTER TABLE scoring_runs ADD COLUMN warnings_raised integer NOT NULL DEFAULT 0;
+            -- Components under a red warning in that run (raised then or earlier in the same streak).
+            ALTER TABLE customer_health ADD COLUMN warnings text[] NOT NULL DEFAULT '{}';
+            """),
     ]
 }

@@ -57,22 +57,26 @@ extension ScoringService {
         let results = customers.map { (id: $0.id, result: model.score($0.activity, purchasesFullMark: fullMark)) }
         let hints = results.filter { model.isCultivationHint($0.result) }.count
         let runID = UUID()
+        let streaks = try await zeroStreaks(day: day, windowMonths: model.windowMonths, minimumWeeks: model.zeroStreakWeeks, on: connection)
         try await connection.query(
             """
             INSERT INTO scoring_runs (id, as_of, model_version, customers_scored, purchases_p90_fen, hints, created_at)
             VALUES (\(runID), \(asOf), \(Int(current.version)), \(results.count), \(Int64(fullMark.rounded())), \(hints), \(environment.clock.now()))
             """, logger: environment.logger)
         if !results.isEmpty {
+            let warned = results.map { result in streaks.filter { $0.customer == result.id }.map(\.component).sorted().joined(separator: ",") }
             try await connection.query(
                 """
-                INSERT INTO customer_health (run_id, customer_id, as_of, score, purchases, trials, academic, grade, model_version, cultivation_hint)
-                SELECT \(runID), c, \(asOf), s, p, t, a, g, \(Int(current.version)), h
+                INSERT INTO customer_health (run_id, customer_id, as_of, score, purchases, trials, academic, grade, model_version, cultivation_hint, warnings)
+                SELECT \(runID), c, \(asOf), s, p, t, a, g, \(Int(current.version)), h, string_to_array(nullif(w, ''), ',')
                 FROM unnest(\(results.map(\.id))::text[], \(results.map(\.result.score))::float8[], \(results.map(\.result.purchases))::float8[],
                             \(results.map(\.result.trials))::float8[], \(results.map(\.result.academic))::float8[],
-                            \(results.map(\.result.grade))::text[], \(results.map { model.isCultivationHint($0.result) })::bool[])
-                     AS x (c, s, p, t, a, g, h)
+                            \(results.map(\.result.grade))::text[], \(results.map { model.isCultivationHint($0.result) })::bool[], \(warned)::text[])
+                     AS x (c, s, p, t, a, g, h, w)
                 """, logger: environment.logger)
         }
+        let raised = try await raiseWarnings(streaks, runID: runID, at: asOf, on: connection)
+        try await connection.query("UPDATE scoring_runs SET warnings_raised = \(raised) WHERE id = \(runID)", logger: environment.logger)
         try await environment.audit(
             AuditRecord(entityType: "scoring_run", entityID: runID.uuidString.lowercased(), action: "run", changes: [
                 .init("as_of", "", ISO8601DateFormatter().string(from: asOf)), .init("model_version", "", String(current.version)),
@@ -86,6 +90,76 @@ extension ScoringService {
             $0.customersScored = Int32(results.count)
             $0.purchasesP90.fen = Int64(fullMark.rounded())
             $0.hints = Int32(hints)
+            $0.warningsRaised = Int32(raised)
         }
+    }
+
+    struct Streak: Sendable {
+        var customer: String
+        var component: String   // P, T or A
+        var streak: ZeroActivityStreak
+    }
+
+    /// Every customer's zero-activity streaks as of `day`, per component.
+    private func zeroStreaks(day: String, windowMonths: Int, minimumWeeks: Int, on connection: PostgresConnection) async throws -> [Streak] {
+        let calendar = environment.calendar
+        guard let today = LocalDate(iso: day) else { return [] }
+        var streaks: [Streak] = []
+        for try await (customer, purchase, trial, academic, windowStart) in try await connection.query(
+            """
+            SELECT c.id,
+                   (SELECT max(day)::text FROM purchases p WHERE p.customer_id = c.id AND p.day <= \(day)::date),
+                   (SELECT max(day)::text FROM trials t WHERE t.customer_id = c.id AND t.day <= \(day)::date),
+                   (SELECT max(day)::text FROM academic_participations a WHERE a.customer_id = c.id AND a.day <= \(day)::date),
+                   ((\(day)::date - make_interval(months => \(Int32(windowMonths))))::date)::text
+            FROM directory_customers c ORDER BY c.id
+            """, logger: environment.logger
+        ).decode((String, String?, String?, String?, String).self) {
+            for (component, last) in [("P", purchase), ("T", trial), ("A", academic)] {
+                if let streak = ZeroActivityStreak.asOf(
+                    today, lastActivity: last.flatMap(LocalDate.init(iso:)), windowStart: LocalDate(iso: windowStart) ?? today,
+                    minimumWeeks: minimumWeeks, calendar: calendar)
+                {
+                    streaks.append(Streak(customer: customer, component: component, streak: streak))
+                }
+            }
+        }
+        return streaks
+    }
+
+    /// Raises a red warning for each streak not raised before, to the owning rep
+    /// and the rep's supervisor, and publishes it for the notifications service.
+    private func raiseWarnings(_ streaks: [Streak], runID: UUID, at asOf: Date, on connection: PostgresConnection) async throws -> Int {
+        var raised = 0
+        for streak in streaks {
+            var notify: [String] = []
+            for try await (rep, supervisor) in try await connection.query(
+                """
+                SELECT c.owner_rep_id, coalesce(p.supervisor_id, '') FROM directory_customers c
+                LEFT JOIN directory_people p ON p.id = c.owner_rep_id WHERE c.id = \(streak.customer)
+                """, logger: environment.logger
+            ).decode((String, String).self) { notify = [rep, supervisor].filter { !$0.isEmpty } }
+            let id = UUID()
+            var inserted = false
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO warnings (id, customer_id, component, streak_start, weeks, run_id, raised_at, notified)
+                VALUES (\(id), \(streak.customer), \(streak.component), \(streak.streak.start.description)::date, \(streak.streak.weeks),
+                        \(runID), \(asOf), \(notify))
+                ON CONFLICT (customer_id, component, streak_start) DO NOTHING RETURNING id
+                """, logger: environment.logger
+            ) { inserted = true }
+            guard inserted else { continue }
+            raised += 1
+            _ = try await environment.publish(
+                .warningRaised(.with {
+                    $0.warningID = id.uuidString.lowercased()
+                    $0.customerID = streak.customer
+                    $0.component = streak.component
+                    $0.weeks = Int32(streak.streak.weeks)
+                    $0.notifyPersonIds = notify
+                }), aggregateID: "customer:\(streak.customer)", at: asOf, on: connection)
+        }
+        return raised
     }
 }
