@@ -36,7 +36,7 @@ echo "inbox rows: $(sql -Atc "SELECT count(*) FROM inbox_items WHERE event_type 
 
 # One event's writes straight into PostgreSQL, statement for statement as the
 # service sends them: the inbox (dedupe) row, the route, directory and template
-# reads, the audit entry, then the 50 people's advisory locks and their 50 inbox rows.
+# reads, the audit entry, then the 50 people's inbox rows.
 script=$(mktemp)
 cat > "$script" <<'SQL'
 \set n random(1, 1000000000000)
@@ -48,7 +48,6 @@ SELECT id FROM directory_people WHERE active AND department = 'marketing';
 SELECT title, body, link_template FROM message_templates WHERE event_type = 'workflows.CardCreated' AND locale = 'zh-CN' ORDER BY version DESC LIMIT 1;
 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
   VALUES (gen_random_uuid(), now(), 'svc-workflows', 'service', 'event', md5(:n::text), 'inbox_delivered', '[{"field":"recipients","before":"","after":"BENCH"}]', '', md5(:n::text));
-SELECT pg_advisory_xact_lock(hashtextextended('inbox:' || p, 0)) FROM unnest(ARRAY(SELECT id FROM directory_people WHERE department = 'marketing' ORDER BY id)) AS p;
 INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
   SELECT gen_random_uuid(), p, md5(:n::text)::uuid, 'workflows.CardCreated', '新任务卡 PG', '压测', 'fieldwork://cards/x', now()
   FROM unnest(ARRAY(SELECT id FROM directory_people WHERE department = 'marketing' ORDER BY id)) WITH ORDINALITY AS u (p, n) ORDER BY n

@@ -71,7 +71,6 @@ struct EventFanout: Sendable {
         result.queued = try await deliveries.enqueue(
             eventID: eventID, eventType: eventType, channelIDs: channelIDs.sorted(), message: outbound, at: environment.clock.now(),
             on: connection)
-        // Last: the inbox holds its recipients' locks until the commit.
         if !people.isEmpty {
             result.people = try await inbox.insert(
                 eventID: eventID, eventType: eventType, to: people, title: message.title, body: message.body, link: message.link,

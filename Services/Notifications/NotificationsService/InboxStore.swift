@@ -19,7 +19,7 @@ struct InboxStore: Sendable {
         eventID: UUID, eventType: String, to recipients: Set<String>, title: String, body: String, link: String,
         by principal: Principal, requestID: String, on connection: PostgresConnection
     ) async throws -> [String] {
-        // Sorted, so two deliveries lock the same people in the same order.
+        // Sorted: a stable order for the rows and the audit entry.
         let people = recipients.filter { !$0.isEmpty }.sorted()
         let now = environment.clock.now()
         try await environment.audit(
@@ -27,13 +27,8 @@ struct InboxStore: Sendable {
                 .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
             ]),
             by: principal, at: now, requestID: requestID, on: connection)
-        // A person's cursors must follow commit order, or a stream resuming "after
-        // cursor N" could skip an item that committed late with a lower number:
-        // hold each person's lock from taking the number until the commit.
-        // Two statements for any number of people (unnest keeps the array's order),
-        // last before the commit, so the locks are held as briefly as possible.
-        for try await _ in try await connection.query(
-            "SELECT pg_advisory_xact_lock(hashtextextended('inbox:' || p, 0)) FROM unnest(\(people)::text[]) AS p", logger: logger) {}
+        // No lock: a row's cursor is its transaction's id, and readers see only rows
+        // below the horizon (`visible`), so cursors still follow commit order.
         try await connection.query(
             """
             INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
@@ -53,15 +48,22 @@ struct InboxStore: Sendable {
 
     // MARK: Reads
 
+    /// Rows written by transactions older than every transaction still running:
+    /// none of those can commit later with a smaller cursor, so a reader that
+    /// hands out cursors only from below this horizon never skips an item.
+    static let visible = "xid < pg_snapshot_xmin(pg_current_snapshot())"
+    /// The cursor a client sees: the writing transaction's id (one row per person per transaction).
+    static let cursorColumn = "xid::text::int8"
+
     func items(person: String, unreadOnly: Bool, window: TimeWindow, page: Page) async throws -> [Fieldwork_V1_InboxItem] {
         let after = page.after.isEmpty ? 0 : Int64(page.after) ?? -1
         guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
         let rows = try await environment.postgres.query(
             """
-            SELECT cursor, id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
-            WHERE person_id = \(person) AND cursor > \(after) AND created_at >= \(window.from) AND created_at < \(window.to)
-              AND (NOT \(unreadOnly) OR read_at IS NULL)
-            ORDER BY cursor LIMIT \(page.limit)
+            SELECT \(unescaped: Self.cursorColumn), id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
+            WHERE person_id = \(person) AND xid > \(String(after))::xid8 AND \(unescaped: Self.visible)
+              AND created_at >= \(window.from) AND created_at < \(window.to) AND (NOT \(unreadOnly) OR read_at IS NULL)
+            ORDER BY xid LIMIT \(page.limit)
             """, logger: logger)
         var items: [Fieldwork_V1_InboxItem] = []
         for try await (cursor, id, personID, eventID, eventType, title, body, link, created, read) in rows.decode(
@@ -77,8 +79,9 @@ struct InboxStore: Sendable {
         var items: [Fieldwork_V1_InboxItem] = []
         for try await (cursor, id, personID, eventID, eventType, title, body, link, created, read) in try await environment.postgres.query(
             """
-            SELECT cursor, id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
-            WHERE person_id = \(person) AND cursor > \(cursor) ORDER BY cursor LIMIT \(limit)
+            SELECT \(unescaped: Self.cursorColumn), id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items
+            WHERE person_id = \(person) AND xid > \(String(cursor))::xid8 AND \(unescaped: Self.visible)
+            ORDER BY xid LIMIT \(limit)
             """, logger: logger
         ).decode((Int64, UUID, String, UUID, String, String, String, String, Date, Date?).self) {
             items.append(Self.item(cursor, id, personID, eventID, eventType, title, body, link, created, read))
@@ -88,7 +91,8 @@ struct InboxStore: Sendable {
 
     func lastCursor(person: String) async throws -> Int64 {
         for try await cursor in try await environment.postgres.query(
-            "SELECT coalesce(max(cursor), 0)::int8 FROM inbox_items WHERE person_id = \(person)", logger: logger
+            "SELECT coalesce(max(\(unescaped: Self.cursorColumn)), 0)::int8 FROM inbox_items WHERE person_id = \(person) AND \(unescaped: Self.visible)",
+            logger: logger
         ).decode(Int64.self) { return cursor }
         return 0
     }

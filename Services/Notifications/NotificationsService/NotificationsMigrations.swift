@@ -138,5 +138,18 @@ enum NotificationsMigrations {
             INSERT INTO routes (id, version, event_type, recipients, channels) VALUES
             ('warning-raised-rep-and-manager', 1, 'scoring.WarningRaised', '{"personIds": ["{rep_id}", "{manager_id}"]}', '{INBOX}');
             """),
+        Migration(105, "inbox cursors from transaction ids", """
+            -- Cursors follow commit order without a lock per person: a row's cursor is the
+            -- id of the transaction that wrote it (one row per person per transaction), and
+            -- readers see only rows older than every running transaction. Rows written
+            -- before this get small numbers in their old order.
+            ALTER TABLE inbox_items ADD COLUMN xid xid8;
+            UPDATE inbox_items i SET xid = (r.n::text)::xid8
+            FROM (SELECT cursor, row_number() OVER (PARTITION BY person_id ORDER BY cursor) AS n FROM inbox_items) r
+            WHERE r.cursor = i.cursor;
+            ALTER TABLE inbox_items ALTER COLUMN xid SET DEFAULT pg_current_xact_id(), ALTER COLUMN xid SET NOT NULL;
+            CREATE UNIQUE INDEX inbox_items_person_xid ON inbox_items (person_id, xid);
+            DROP INDEX inbox_items_person;
+            """),
     ]
 }

@@ -6,9 +6,9 @@ import GRPCCore
 
 /// `Subscribe` (SPEC §5): the caller's new inbox items, live. Items are sent in
 /// cursor order; a client that reconnects with the last cursor it saw gets
-/// everything after it, so nothing is missed and nothing repeats. Cursors of one
-/// person are assigned in commit order (see `InboxStore.deliver`), which is what
-/// makes "after this cursor" safe to resume from.
+/// everything after it, so nothing is missed and nothing repeats. Items are read
+/// only below the transaction horizon (`InboxStore.visible`), so no item can
+/// commit later behind a cursor already sent: "after this cursor" is safe to resume from.
 extension NotificationsService {
     static let subscribePollInterval = Duration.milliseconds(500)
     static let subscribeBatch = 200
