@@ -16,10 +16,10 @@ private func protoDate(_ text: String) throws -> Fieldwork_V1_Date {
 }
 
 func healthTable(_ rows: [Fieldwork_V1_CustomerHealth]) -> String {
-    table(["customer", "name", "region", "score", "P", "T", "A", "grade", "hint", "model"], rows.map {
+    table(["customer", "name", "region", "score", "P", "T", "A", "grade", "red warning", "hint", "model"], rows.map {
         [$0.customerID, $0.customerName, $0.region, String(format: "%.1f", $0.score), String(format: "%.1f", $0.components.purchases),
          String(format: "%.1f", $0.components.trials), String(format: "%.1f", $0.components.academic), $0.grade,
-         $0.cultivationHint ? "worth cultivating" : "", "v\($0.modelVersion)"]
+         $0.warnings.joined(separator: " "), $0.cultivationHint ? "worth cultivating" : "", "v\($0.modelVersion)"]
     })
 }
 

@@ -189,6 +189,8 @@ FIELDWORK_TOKEN=$ops fieldctl record-fact purchase --id ERP-0001 --customer H-ZJ
 echo "(the same source row again changes nothing)"
 FIELDWORK_TOKEN=$admin fieldctl run-scoring
 FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl customer-health
+echo "red warnings (2 completed weeks without purchases, trials or academic events; raised once per streak, to the rep and manager):"
+FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl warnings
 FIELDWORK_TOKEN=$admin fieldctl model
 
 step "Services are up: try e.g."

@@ -23,6 +23,7 @@ extension NotificationsService {
         let recipientsJSON = try route.recipients.jsonString()
         let channels = route.channels.map(\.storedName)
         let finalRoute = route
+        defer { fanout.cache.clear() }
         return try await environment.command("UpsertRoute", requestID: request.requestID) { connection, principal, now in
             _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("route:" + finalRoute.id), 0))", logger: environment.logger)
             var previous: (version: Int32, eventType: String, recipients: String)?
@@ -75,6 +76,7 @@ extension NotificationsService {
             }
         }
         let finalTemplate = template
+        defer { fanout.cache.clear() }
         return try await environment.command("UpsertTemplate", requestID: request.requestID) { connection, principal, now in
             _ = try await connection.query(
                 "SELECT pg_advisory_xact_lock(hashtextextended(\("template:" + finalTemplate.eventType + "/" + finalTemplate.locale), 0))",

@@ -14,6 +14,7 @@ struct EventFanout: Sendable {
     /// Where deep links open outside the app (WeCom cannot open fieldwork://);
     /// "https://crm.example.com/open/" turns fieldwork://cards/1 into …/open/cards/1.
     let linkBaseURL: String
+    let cache: MessageSetupCache
     var environment: ServiceEnvironment { inbox.environment }
     var logger: Logger { environment.logger }
     var routes: RouteStore { RouteStore(environment: environment) }
@@ -34,9 +35,12 @@ struct EventFanout: Sendable {
                 "SELECT name FROM directory_customers WHERE id = \(customer)", logger: logger
             ).decode(String.self) { variables["customer_name"] = name }
         }
+        let setup = try await cache.setup(for: event.type) {
+            (try await routes.routes(eventType: event.type, on: connection), try await template(for: event.type, on: connection))
+        }
         var people: Set<String> = []
         var channelIDs: Set<String> = []
-        for route in try await routes.routes(eventType: event.type, on: connection) {
+        for route in setup.routes {
             let resolved = try await routes.resolve(route.recipients, variables: variables, on: connection)
             if route.channels.isEmpty || route.channels.contains(.inbox) { people.formUnion(resolved) }
             let named = RouteStore.filled(route.recipients, variables: variables)
@@ -48,7 +52,7 @@ struct EventFanout: Sendable {
             logger.warning("event reaches nobody", metadata: ["event": "\(event.type)", "id": "\(event.id)"])
             return Result()
         }
-        guard let template = try await template(for: event.type, on: connection) else {
+        guard let template = setup.template else {
             logger.warning("no message template", metadata: ["event": "\(event.type)"])
             return Result()
         }

@@ -75,7 +75,8 @@ struct NotificationsService: RegistrableRPCService {
             robotBurst: try configuration.positiveInt("WECOM_ROBOT_BURST"),
             rateLimitPause: Double(try configuration.positiveInt("WECOM_RATE_LIMIT_PAUSE_SECONDS")),
             lease: Double(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS")) / 1000 + 10))
-        fanout = EventFanout(inbox: inbox, deliveries: deliveries, linkBaseURL: configuration.string("LINK_BASE_URL"))
+        fanout = EventFanout(
+            inbox: inbox, deliveries: deliveries, linkBaseURL: configuration.string("LINK_BASE_URL"), cache: MessageSetupCache())
         dispatcher = DeliveryDispatcher(
             store: deliveries,
             http: OutboundHTTP(policy: outboundPolicy, timeout: .milliseconds(try configuration.positiveInt("WEBHOOK_TIMEOUT_MS"))),
