@@ -1,5 +1,5 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run test build generate check-generated bench-visits bench-workflows bench-notifications
+.PHONY: run test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications
 
 run:            ## the whole system on this machine, playing SPEC §6 story 1
 	deploy/local/run.sh
@@ -16,6 +16,9 @@ generate:       ## regenerate Shared/FieldworkProto from Proto/
 check-generated: ## fail when the committed generated code differs from a fresh generation
 	rm -rf .build/generated-check && Proto/generate.sh .build/generated-check
 	diff -r Shared/FieldworkProto .build/generated-check
+
+deploy-check:   ## render and validate the Kubernetes overlays, lint the Dockerfile, check compose (no engine needed)
+	deploy/check.sh
 
 bench-visits:   ## CheckIn+SubmitVisit throughput and latency vs the PostgreSQL ceiling (release build)
 	deploy/local/bench-visits.sh
