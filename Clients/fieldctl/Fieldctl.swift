@@ -24,7 +24,8 @@ struct Fieldctl: AsyncParsableCommand {
             ListTemplates.self, CreateRequest.self, ListRequests.self, ListCards.self, GetCard.self,
             AcknowledgeCard.self, AddNote.self, AssignCard.self, SetCardStatus.self, CardTimeline.self, Upload.self, Download.self,
             ResponseMetrics.self, SubmitApproval.self, Decide.self, ListApprovals.self,
-            RecordFact.self, RunScoring.self, CustomerHealth.self, Model.self, Warnings.self,
+            RecordFact.self, RecordContract.self, RunScoring.self, CustomerHealth.self, Model.self, Warnings.self,
+            Rules.self, UpdateRule.self, Firings.self,
             Inbox.self, UnreadCount.self, Watch.self, Send.self, UpsertChannel.self, Channels.self, Deliveries.self, Redeliver.self,
             RunJob.self, Audit.self,
         ]

@@ -4,12 +4,12 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
-private func scoring(_ options: ClientOptions, _ body: @Sendable (Fieldwork_V1_ScoringService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void) async throws {
+func scoring(_ options: ClientOptions, _ body: @Sendable (Fieldwork_V1_ScoringService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void) async throws {
     try await options.with(.scoring) { client, metadata in try await body(Fieldwork_V1_ScoringService.Client(wrapping: client), metadata) }
 }
 
 /// "2026-11-20" → a protobuf Date.
-private func protoDate(_ text: String) throws -> Fieldwork_V1_Date {
+func protoDate(_ text: String) throws -> Fieldwork_V1_Date {
     let parts = text.split(separator: "-").compactMap { Int32($0) }
     guard parts.count == 3 else { throw ValidationError("dates are YYYY-MM-DD, got '\(text)'") }
     return .with { $0.year = parts[0]; $0.month = parts[1]; $0.day = parts[2] }

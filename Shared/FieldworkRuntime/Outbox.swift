@@ -20,6 +20,7 @@ public struct Outbox: Sendable {
     }
 
     /// Appends an event; its rows become visible to the relay when the transaction commits.
+    /// An event dated ahead (a job run with a future `as_of`) is still due at once.
     @discardableResult
     public func append(
         _ payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String, at occurredAt: Date,
@@ -39,7 +40,7 @@ public struct Outbox: Sendable {
             try await connection.query(
                 """
                 INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-                VALUES (\(eventID), \(subscriber), \(aggregateID), \(event.type), \(bytes), \(occurredAt), \(occurredAt))
+                VALUES (\(eventID), \(subscriber), \(aggregateID), \(event.type), \(bytes), \(occurredAt), least(\(occurredAt), now()))
                 """, logger: logger)
         }
         return event
@@ -77,7 +78,7 @@ public struct Outbox: Sendable {
         try await connection.query(
             """
             INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-            SELECT e, s, a, t, p, \(occurredAt), \(occurredAt)
+            SELECT e, s, a, t, p, \(occurredAt), least(\(occurredAt), now())
             FROM unnest(\(eventIDs)::uuid[], \(targets)::text[], \(aggregates)::text[], \(types)::text[], \(payloads)::bytea[]) AS x (e, s, a, t, p)
             """, logger: logger)
         return events

@@ -56,3 +56,18 @@ public struct TimeWindow: Sendable {
         guard from <= to else { throw DomainError.invalidArgument(field: "\(field).from", message: "is after \(field).to") }
     }
 }
+
+extension Page {
+    /// The key of lists paged by (time, id), e.g. newest first: nil on the first page.
+    public func timeKey() throws -> (at: Date, id: UUID)? {
+        guard !after.isEmpty else { return nil }
+        let parts = after.split(separator: "/")
+        guard parts.count == 2, let seconds = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+        }
+        return (Date(timeIntervalSince1970: seconds), id)
+    }
+
+    /// The key `timeKey()` reads back.
+    public static func timeKey(_ at: Date, _ id: String) -> String { "\(at.timeIntervalSince1970)/\(id)" }
+}

@@ -15,6 +15,7 @@ enum DemoData {
         MK02,孙悦,,sunyue,marketing,杭州,MK01,rep
         LG01,周杰,,zhoujie,logistics,杭州,D3001,dept_head
         LG02,吴磊,,wulei,logistics,杭州,LG01,ops
+        OP01,黄蕾,,huanglei,operations,杭州,D3001,ops
         CP01,郑洁,,zhengjie,compliance,杭州,D3001,dept_head
         GM01,陈总,,chenzong,management,杭州,,director
         FN01,钱芳,,qianfang,finance,杭州,GM01,dept_head
@@ -27,7 +28,7 @@ enum DemoData {
     /// Roles and department of each person, for their tokens.
     static let staff: [String: (roles: Set<Role>, department: String)] = [
         "D3001": ([.director], "management"), "M2001": ([.manager], "sales"), "E1001": ([.rep], "sales"), "E1002": ([.rep], "sales"),
-        "MK01": ([.deptHead], "marketing"), "MK02": ([.rep], "marketing"), "LG01": ([.deptHead], "logistics"), "LG02": ([.ops], "logistics"),
+        "MK01": ([.deptHead], "marketing"), "MK02": ([.rep], "marketing"), "LG01": ([.deptHead], "logistics"), "LG02": ([.ops], "logistics"), "OP01": ([.ops], "operations"),
         "CP01": ([.deptHead], "compliance"), "FN01": ([.deptHead], "finance"), "GM01": ([.director], "management"),
     ]
     static let departmentMembers = ["marketing": ["MK01", "MK02"], "logistics": ["LG01", "LG02"], "compliance": ["CP01"]]

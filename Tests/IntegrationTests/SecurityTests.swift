@@ -59,7 +59,7 @@ import Testing
 
             // A declared RPC that is not built yet answers UNIMPLEMENTED.
             #expect(await code {
-                _ = try await cluster.scoring(story.admin) { client, metadata in try await client.listRuleFirings(.init(), metadata: metadata) }
+                _ = try await cluster.scoring(story.admin) { client, metadata in try await client.hardIndicators(.init(), metadata: metadata) }
             } == .unimplemented)
 
             // Object-level access: another rep cannot read this rep's visit; their manager can.

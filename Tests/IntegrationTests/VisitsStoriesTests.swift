@@ -97,6 +97,19 @@ import Testing
                 try await client.getDailyPlan(.with { $0.day = today }, metadata: metadata)
             }
             #expect(plan.closed && plan.visits.count == 10)
+
+            // The plan-shortfall rule: 90 % < 92 % alerts E1001's operations supervisor once; 10/10 alerts nobody.
+            try await cluster.eventually("the ops supervisor's shortfall alert") {
+                try await story.inbox("OP01").contains { $0.eventType == "scoring.RuleFired" && $0.body.contains("张伟") && $0.body.contains("90.0%") }
+            }
+            let firings = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listRuleFirings(.with { $0.ruleID = "plan_shortfall" }, metadata: metadata).firings
+            }
+            #expect(firings.count == 1)
+            let firing = try #require(firings.first)
+            #expect(firing.inputs["planned"] == "10" && firing.inputs["valid"] == "9" && firing.inputs["rate_percent"] == "90.0")
+            #expect(firing.notifiedPersonIds == ["OP01"] && firing.occurrenceKey == "E1001:\(today.year)-\(String(format: "%02d-%02d", today.month, today.day))")
+            #expect(try await story.inbox("LG02").filter { $0.eventType == "scoring.RuleFired" }.isEmpty)   // an ops in logistics is not the supervisor
         }
     }
 

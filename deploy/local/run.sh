@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine, showing SPEC §6 stories 1 and 2, an approval chain and health scores.
+# `make run`: the whole system on this machine, showing SPEC §6 stories 1, 2, 5, 7 and 8, an approval chain and health scores.
 #   1. a throwaway PostgreSQL (installed from Debian packages if missing): one server,
 #      four databases, four login roles that can each reach only their own database;
 #   2. builds and starts the four services as separate processes;
-#   3. loads a small demo organisation and plays story 1 with fieldctl;
+#   3. loads a small demo organisation and plays the stories with fieldctl;
 #   4. prints what each service now holds and keeps everything up until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -192,6 +192,40 @@ FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl customer-heal
 echo "red warnings (2 completed weeks without purchases, trials or academic events; raised once per streak, to the rep and manager):"
 FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl warnings
 FIELDWORK_TOKEN=$admin fieldctl model
+
+step "Story 7: three visits to 浙二 without reaching QUOTED → the rep gets the talk-track package"
+code2=$(FIELDWORK_TOKEN=$admin fieldctl issue-code --customer H-ZJ-002)
+for n in 1 2 3; do
+  v=$(FIELDWORK_TOKEN=$rep fieldctl check-in --code "$code2" --lat 30.2568 --lon 120.1737 --accuracy 10 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  FIELDWORK_TOKEN=$rep fieldctl submit-visit --visit "$v" --product SP-NEW-01 --objection QUALIFICATION --note "第 $n 次：资质文件待补" >/dev/null
+  echo "visit $n to 浙二 submitted"
+done
+for _ in $(seq 1 50); do
+  FIELDWORK_TOKEN=$admin fieldctl firings --rule stalled_customer --json | grep -q H-ZJ-002 && break
+  sleep 0.2
+done
+FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl firings --rule stalled_customer
+echo "-- E1001's inbox"
+FIELDWORK_TOKEN=$(token E1001 rep --department sales) fieldctl inbox
+
+step "Story 8: 杭州's payment cycle grows from 45 to 58 days → the director gets five contracts' term changes"
+for n in 1 2 3 4 5 6; do
+  FIELDWORK_TOKEN=$ops fieldctl record-contract contract --id "HT-2026-00$n" --customer H-ZJ-00$((n % 2 + 1)) --amount $((n * 150000)) \
+    --terms 45 --date "$(ago $((200 - n)))" >/dev/null
+done
+for n in 2 3 4 5 6; do
+  FIELDWORK_TOKEN=$ops fieldctl record-contract revise-terms --id "HT-2026-00$n" --terms 60 --date "$(ago 90)" --reason "医院资金紧张，账期放宽"
+done
+last_month=$(( $(TZ=Asia/Shanghai date +%-d) + 5 ))   # a day in the previous month
+pay() { FIELDWORK_TOKEN=$ops fieldctl record-contract payment --id "$1" --contract "$2" --amount 80000 --invoiced "$(ago $(($3 + $4)))" --paid "$(ago "$3")" >/dev/null; }
+pay PAY-001 HT-2026-001 "$last_month" 44; pay PAY-002 HT-2026-002 "$last_month" 46   # last month: 45 days on average
+pay PAY-003 HT-2026-003 0 57; pay PAY-004 HT-2026-004 0 59                           # this month: 58 days
+FIELDWORK_TOKEN=$admin fieldctl run-scoring
+FIELDWORK_TOKEN=$admin fieldctl rules
+drift=$(FIELDWORK_TOKEN=$admin fieldctl firings --rule payment_cycle_drift --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["firings"][0]["id"])')
+FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl firings --id "$drift"
+echo "-- D3001's inbox"
+FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl inbox
 
 step "Services are up: try e.g."
 cat <<TXT

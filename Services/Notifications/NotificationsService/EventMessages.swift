@@ -14,6 +14,7 @@ enum EventMessages {
         "workflows.ApprovalStepPending": ["approval_id", "subject", "step", "approver_id"],
         "workflows.ApprovalDecided": ["approval_id", "outcome_name", "submitter_id"],
         "scoring.WarningRaised": ["warning_id", "customer_id", "customer_name", "component_name", "weeks", "rep_id", "manager_id"],
+        "scoring.RuleFired": ["firing_id", "rule_id", "rule_name", "message", "content_package", "content_package_line", "notify_person_ids"],
         Send.eventType: ["title", "body", "link"],
     ]
 
@@ -44,6 +45,14 @@ enum EventMessages {
                 "component_name": ["P": "采购", "T": "新品试用", "A": "学术活动"][warning.component] ?? warning.component,
                 "weeks": String(warning.weeks), "rep_id": warning.notifyPersonIds.first ?? "",
                 "manager_id": warning.notifyPersonIds.dropFirst().first ?? "",
+            ]
+        case .ruleFired(let firing):
+            [
+                "firing_id": firing.firingID, "rule_id": firing.ruleID, "rule_name": firing.ruleName, "message": firing.message,
+                "content_package": firing.contentPackage,
+                "content_package_line": firing.contentPackage.isEmpty ? "" : "附：内容包「\(firing.contentPackage)」",
+                // A list: route placeholders that hold commas name several people.
+                "notify_person_ids": firing.notifyPersonIds.joined(separator: ","),
             ]
         default:
             nil

@@ -151,5 +151,13 @@ enum NotificationsMigrations {
             CREATE UNIQUE INDEX inbox_items_person_xid ON inbox_items (person_id, xid);
             DROP INDEX inbox_items_person;
             """),
+        Migration(106, "strategy-rule firings reach the people the rule names", """
+            -- The scoring service resolves a rule's roles to people; {notify_person_ids} is that list.
+            INSERT INTO message_templates (event_type, locale, version, title, body, link_template) VALUES
+            ('scoring.RuleFired', 'zh-CN', 1, '策略提醒：{rule_name}', E'{message}\n\n{content_package_line}',
+             'fieldwork://rule-firings/{firing_id}');
+            INSERT INTO routes (id, version, event_type, recipients, channels) VALUES
+            ('rule-fired-recipients', 1, 'scoring.RuleFired', '{"personIds": ["{notify_person_ids}"]}', '{INBOX}');
+            """),
     ]
 }

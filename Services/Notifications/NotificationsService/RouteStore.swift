@@ -63,9 +63,15 @@ struct RouteStore: Sendable {
     }
 
     /// The recipients with `{variable}` placeholders filled and empty entries dropped.
+    /// A filled placeholder holding commas (a list variable such as a rule's
+    /// `{notify_person_ids}`) becomes one entry per item; ids never hold commas.
     static func filled(_ recipients: Fieldwork_V1_Recipients, variables: [String: String]) -> Fieldwork_V1_Recipients {
         func fill(_ values: [String]) -> [String] {
-            values.map { TemplateText.render($0, variables).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            values.flatMap { value in
+                let filled = TemplateText.render(value, variables)
+                let items = TemplateText.placeholders(in: value).isEmpty ? [Substring(filled)] : filled.split(separator: ",")
+                return items.map { $0.trimmingCharacters(in: .whitespaces) }
+            }.filter { !$0.isEmpty }
         }
         return .with {
             $0.personIds = fill(recipients.personIds)

@@ -111,7 +111,7 @@ extension ScoringService {
     }
 
     /// A fact's day: a real date, not in the future.
-    private func pastDay(_ date: Fieldwork_V1_Date, field: String) throws -> LocalDate {
+    func pastDay(_ date: Fieldwork_V1_Date, field: String) throws -> LocalDate {
         let day = try date.localDate(field: field)
         guard day <= environment.calendar.day(of: environment.clock.now()) else {
             throw DomainError.invalidArgument(field: field, message: "\(day) is in the future")

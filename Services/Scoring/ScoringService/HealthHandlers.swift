@@ -112,14 +112,7 @@ extension ScoringService {
         let window = try TimeWindow(request.range)
         let customer = try Input.text(request.customerID, field: "customer_id", max: 64)
         let owner = ownerFilter(try Principal.required())
-        var after: (Date, UUID)?
-        if !page.after.isEmpty {
-            let parts = page.after.split(separator: "/")
-            guard parts.count == 2, let seconds = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
-                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
-            }
-            after = (Date(timeIntervalSince1970: seconds), id)
-        }
+        let after = try page.timeKey()
         var warnings: [Fieldwork_V1_Warning] = []
         for try await (id, customerID, component, start, weeks, raisedAt, notified) in try await environment.postgres.query(
             """
@@ -141,7 +134,7 @@ extension ScoringService {
                 $0.notifiedPersonIds = notified
             })
         }
-        let finished = page.finish(warnings) { "\($0.raisedAt.date.timeIntervalSince1970)/\($0.id)" }
+        let finished = page.finish(warnings) { Page.timeKey($0.raisedAt.date, $0.id) }
         return .with { $0.warnings = finished.rows; $0.page = finished.page }
     }
 }

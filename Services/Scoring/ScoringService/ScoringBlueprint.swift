@@ -4,7 +4,8 @@ import FieldworkRuntime
 import GRPCCore
 
 /// The scoring service (SPEC §4): commercial facts, the versioned health model
-/// and its nightly runs, and the directory copy from the visits service's events.
+/// and its nightly runs, strategy rules and their firings, fed by the visits
+/// service's events (directory copy, plan-day closes, visits, funnel changes).
 public enum ScoringBlueprint {
     public static let blueprint = ServiceBlueprint(
         name: "scoring",
@@ -17,7 +18,9 @@ public enum ScoringBlueprint {
         migrations: ScoringMigrations.all,
         access: [
             "RecordPurchase": [.admin, .ops], "RecordTrial": [.admin, .ops], "RecordAcademicParticipation": [.admin, .ops],
-            "UpdateModelConfig": [.admin], "RunScoring": [.admin],
+            "RecordContract": [.admin, .ops], "ReviseContractTerms": [.admin, .ops], "RecordPayment": [.admin, .ops],
+            "UpdateModelConfig": [.admin], "RunScoring": [.admin], "UpdateRule": [.admin],
+            "ListRules": [.admin, .manager, .director, .ops],
         ],
         makeService: { environment in
             let service = ScoringService(environment: environment)
@@ -44,6 +47,9 @@ struct ScoringService: RegistrableRPCService {
         router.unary(Method.RecordPurchase.descriptor) { try await recordPurchase($0) }
         router.unary(Method.RecordTrial.descriptor) { try await recordTrial($0) }
         router.unary(Method.RecordAcademicParticipation.descriptor) { try await recordAcademicParticipation($0) }
+        router.unary(Method.RecordContract.descriptor) { try await recordContract($0) }
+        router.unary(Method.ReviseContractTerms.descriptor) { try await reviseContractTerms($0) }
+        router.unary(Method.RecordPayment.descriptor) { try await recordPayment($0) }
         router.unary(Method.GetModelConfig.descriptor) { try await getModelConfig($0) }
         router.unary(Method.UpdateModelConfig.descriptor) { try await updateModelConfig($0) }
         router.unary(Method.ListModelVersions.descriptor) { try await listModelVersions($0) }
@@ -52,10 +58,12 @@ struct ScoringService: RegistrableRPCService {
         router.unary(Method.ListCustomerHealth.descriptor) { try await listCustomerHealth($0) }
         router.unary(Method.HealthHistory.descriptor) { try await healthHistory($0) }
         router.unary(Method.ListWarnings.descriptor) { try await listWarnings($0) }
+        router.unary(Method.ListRules.descriptor) { try await listRules($0) }
+        router.unary(Method.UpdateRule.descriptor) { try await updateRule($0) }
+        router.unary(Method.ListRuleFirings.descriptor) { try await listRuleFirings($0) }
+        router.unary(Method.ExplainFiring.descriptor) { try await explainFiring($0) }
         router.unary(Method.Deliver.descriptor) { request in
-            try await environment.deliver(request) { event, connection in
-                try await DirectoryReplica.apply(event, on: connection, logger: environment.logger)
-            }
+            try await environment.deliver(request) { event, connection in try await apply(event, on: connection) }
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
         router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }

@@ -1,4 +1,6 @@
+import FieldworkDomain
 import FieldworkRuntime
+import Foundation
 
 /// The scoring service's schema: the runtime's tables, then its own.
 enum ScoringMigrations {
@@ -90,5 +92,90 @@ enum ScoringMigrations {
             -- Components under a red warning in that run (raised then or earlier in the same streak).
             ALTER TABLE customer_health ADD COLUMN warnings text[] NOT NULL DEFAULT '{}';
             """),
+        Migration(102, "contracts, payments and strategy rules", """
+            CREATE TABLE contracts (
+                id                 text PRIMARY KEY,   -- the source contract number
+                customer_id        text NOT NULL,
+                region             text NOT NULL,
+                amount_fen         bigint NOT NULL CHECK (amount_fen > 0),
+                payment_terms_days integer NOT NULL CHECK (payment_terms_days BETWEEN 0 AND 3650),
+                signed             date NOT NULL,
+                recorded_at        timestamptz NOT NULL
+            );
+            CREATE INDEX contracts_region ON contracts (region, signed DESC, id);
+            -- Every change of a contract's payment terms, in order.
+            CREATE TABLE contract_term_revisions (
+                contract_id text NOT NULL REFERENCES contracts (id),
+                seq         integer NOT NULL,
+                from_days   integer NOT NULL,
+                to_days     integer NOT NULL,
+                effective   date NOT NULL,
+                reason      text NOT NULL,
+                revised_by  text NOT NULL,
+                revised_at  timestamptz NOT NULL,
+                PRIMARY KEY (contract_id, seq)
+            );
+            CREATE TABLE payments (
+                source_row_id text PRIMARY KEY,
+                contract_id   text NOT NULL REFERENCES contracts (id),
+                invoice_date  date NOT NULL,
+                paid_date     date NOT NULL CHECK (paid_date >= invoice_date),
+                amount_fen    bigint NOT NULL CHECK (amount_fen > 0),
+                recorded_at   timestamptz NOT NULL
+            );
+            CREATE INDEX payments_paid ON payments (paid_date);
+
+            -- Plan-day closes from the visits service (process control, SPEC §4.6).
+            CREATE TABLE plan_days (
+                rep_id  text NOT NULL,
+                day     date NOT NULL,
+                region  text NOT NULL,
+                planned integer NOT NULL,
+                valid   integer NOT NULL,
+                PRIMARY KEY (rep_id, day)
+            );
+
+            -- Strategy rules: every saved version; the highest is in force.
+            CREATE TABLE rules (
+                id         text NOT NULL,
+                version    integer NOT NULL,
+                definition jsonb NOT NULL,
+                updated_at timestamptz NOT NULL,
+                updated_by text NOT NULL,
+                reason     text NOT NULL,
+                PRIMARY KEY (id, version)
+            );
+            INSERT INTO rules (id, version, definition, updated_at, updated_by, reason) VALUES
+            \(StrategyRule.builtIns.map { "('\($0.id)', 1, '\(sqlJSON($0))'::jsonb, now(), 'system', 'SPEC §4.5 built-in')" }.joined(separator: ",\n"));
+            -- One firing per (rule, occurrence): a job that runs again fires nothing new.
+            CREATE TABLE rule_firings (
+                id             uuid PRIMARY KEY,
+                rule_id        text NOT NULL,
+                rule_version   integer NOT NULL,
+                occurrence_key text NOT NULL,
+                subject        text NOT NULL,
+                fired_at       timestamptz NOT NULL,
+                inputs         jsonb NOT NULL,
+                explanation    text NOT NULL,
+                notified       text[] NOT NULL,
+                UNIQUE (rule_id, occurrence_key)
+            );
+            CREATE INDEX rule_firings_by_time ON rule_firings (fired_at, id);
+            -- Stalled-customer streaks per (rep, customer), fed by visits and funnel events.
+            CREATE TABLE visit_streaks (
+                rep_id      text NOT NULL,
+                customer_id text NOT NULL,
+                streak      jsonb NOT NULL,
+                PRIMARY KEY (rep_id, customer_id)
+            );
+            """),
     ]
+}
+
+/// A built-in rule as JSON inside a SQL string literal.
+private func sqlJSON(_ rule: StrategyRule) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let json = String(decoding: (try? encoder.encode(rule)) ?? Data("{}".utf8), as: UTF8.self)
+    return json.replacingOccurrences(of: "'", with: "''")
 }

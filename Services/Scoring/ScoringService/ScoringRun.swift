@@ -76,6 +76,7 @@ extension ScoringService {
                 """, logger: environment.logger)
         }
         let raised = try await raiseWarnings(streaks, runID: runID, at: asOf, on: connection)
+        try await evaluatePaymentCycleDrift(asOf: asOf, on: connection)
         try await connection.query("UPDATE scoring_runs SET warnings_raised = \(raised) WHERE id = \(runID)", logger: environment.logger)
         try await environment.audit(
             AuditRecord(entityType: "scoring_run", entityID: runID.uuidString.lowercased(), action: "run", changes: [
@@ -129,9 +130,13 @@ extension ScoringService {
 
     /// Raises a red warning for each streak not raised before, to the owning rep
     /// and the rep's supervisor, and publishes it for the notifications service.
+    /// The *zero streak* rule (SPEC §4.3, §4.5) switches this on and off, picks the
+    /// components it watches, and records each warning as a firing.
     private func raiseWarnings(_ streaks: [Streak], runID: UUID, at asOf: Date, on connection: PostgresConnection) async throws -> Int {
+        guard let rule = try await strategy.enabledRule("zero_streak", on: connection) else { return 0 }
+        let watched = Set((rule.rule.parameters["components"] ?? "P,T,A").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         var raised = 0
-        for streak in streaks {
+        for streak in streaks where watched.contains(streak.component) {
             var notify: [String] = []
             for try await (rep, supervisor) in try await connection.query(
                 """
@@ -151,6 +156,20 @@ extension ScoringService {
             ) { inserted = true }
             guard inserted else { continue }
             raised += 1
+            let componentName = ["P": "采购", "T": "新品试用", "A": "学术活动"][streak.component] ?? streak.component
+            var customerName = streak.customer
+            for try await name in try await connection.query(
+                "SELECT name FROM directory_customers WHERE id = \(streak.customer)", logger: environment.logger
+            ).decode(String.self) { customerName = name }
+            try await strategy.fire(
+                rule, occurrence: "\(streak.customer):\(streak.component):\(streak.streak.start)",
+                subject: .init(key: "customer:\(streak.customer)", repID: notify.first ?? ""),
+                inputs: [
+                    "customer_id": streak.customer, "customer_name": customerName, "component": streak.component,
+                    "component_name": componentName, "weeks": String(streak.streak.weeks), "streak_start": streak.streak.start.description,
+                ],
+                explanation: "\(customerName) had no \(componentName) for \(streak.streak.weeks) completed weeks from \(streak.streak.start)",
+                notified: notify, at: asOf, on: connection)
             _ = try await environment.publish(
                 .warningRaised(.with {
                     $0.warningID = id.uuidString.lowercased()
@@ -161,5 +180,70 @@ extension ScoringService {
                 }), aggregateID: "customer:\(streak.customer)", at: asOf, on: connection)
         }
         return raised
+    }
+
+    /// *Payment-cycle drift* (SPEC §4.5): per region, this month's average
+    /// invoice→paid days up to the run's day against last month's; a region
+    /// drifting by the threshold fires once that month, with its latest
+    /// contracts' payment-term changes for the director.
+    private func evaluatePaymentCycleDrift(asOf: Date, on connection: PostgresConnection) async throws {
+        guard let stored = try await strategy.enabledRule("payment_cycle_drift", on: connection) else { return }
+        let rule = stored.rule
+        let today = environment.calendar.day(of: asOf)
+        let monthStart = LocalDate(year: today.year, month: today.month, day: 1)
+        let last = PaymentCycleDrift.previousMonth(of: today)
+        // Read every region first: the firings below query the same connection.
+        var regions: [(String, Int64, Double, Int64, Double)] = []
+        for try await row in try await connection.query(
+            """
+            SELECT c.region,
+                   count(*) FILTER (WHERE p.paid_date >= \(monthStart.description)::date),
+                   coalesce(avg(p.paid_date - p.invoice_date) FILTER (WHERE p.paid_date >= \(monthStart.description)::date), 0)::float8,
+                   count(*) FILTER (WHERE p.paid_date <= \(last.last.description)::date),
+                   coalesce(avg(p.paid_date - p.invoice_date) FILTER (WHERE p.paid_date <= \(last.last.description)::date), 0)::float8
+            FROM payments p JOIN contracts c ON c.id = p.contract_id
+            WHERE p.paid_date BETWEEN \(last.first.description)::date AND \(today.description)::date
+            GROUP BY c.region ORDER BY c.region
+            """, logger: environment.logger
+        ).decode((String, Int64, Double, Int64, Double).self) { regions.append(row) }
+        for (region, thisCount, thisDays, lastCount, lastDays) in regions {
+            let thisMonth = PaymentCycleDrift.Month(payments: Int(thisCount), averageDays: thisDays)
+            let lastMonth = PaymentCycleDrift.Month(payments: Int(lastCount), averageDays: lastDays)
+            guard let increase = PaymentCycleDrift.drift(
+                thisMonth: thisMonth, lastMonth: lastMonth, increaseDays: rule.number("increase_days"),
+                minimumPayments: Int(rule.number("min_payments")))
+            else { continue }
+            let month = String(today.description.prefix(7))
+            let changes = try await contractTermChanges(region: region, limit: Int(rule.number("contracts_shown")), on: connection)
+            let inputs = [
+                "region": region, "month": month, "this_month_days": Self.oneDecimal(thisDays), "last_month_days": Self.oneDecimal(lastDays),
+                "increase_days": Self.oneDecimal(increase), "this_month_payments": String(thisCount), "last_month_payments": String(lastCount),
+                "contract_changes": changes.isEmpty ? "无" : changes.joined(separator: "；"),
+            ]
+            try await strategy.fire(
+                stored, occurrence: "\(region):\(month)", subject: .init(key: "region:\(region)", region: region), inputs: inputs,
+                explanation: "\(region): average invoice→paid \(Self.oneDecimal(thisDays)) days over \(thisCount) payment(s) in \(month) "
+                    + "against \(Self.oneDecimal(lastDays)) over \(lastCount) last month (+\(Self.oneDecimal(increase)), threshold \(Self.oneDecimal(rule.number("increase_days"))))",
+                at: asOf, on: connection)
+        }
+    }
+
+    /// The region's latest contracts with their payment-term history, e.g.
+    /// "HT-7 45→60 天（2026-10-01，客户资金紧张）".
+    private func contractTermChanges(region: String, limit: Int, on connection: PostgresConnection) async throws -> [String] {
+        guard limit > 0 else { return [] }
+        var lines: [String] = []
+        for try await (id, days, revisions) in try await connection.query(
+            """
+            SELECT c.id, c.payment_terms_days,
+                   coalesce(string_agg(r.from_days || '→' || r.to_days || ' 天（' || r.effective || '，' || r.reason || '）', '，' ORDER BY r.seq), '')
+            FROM contracts c LEFT JOIN contract_term_revisions r ON r.contract_id = c.id
+            WHERE c.region = \(region)
+            GROUP BY c.id, c.payment_terms_days, c.signed ORDER BY c.signed DESC, c.id DESC LIMIT \(limit)
+            """, logger: environment.logger
+        ).decode((String, Int32, String).self) {
+            lines.append(revisions.isEmpty ? "\(id) 账期 \(days) 天（未变更）" : "\(id) \(revisions)")
+        }
+        return lines
     }
 }

@@ -160,7 +160,7 @@ extension VisitsService {
                 $0.productIds = record.productIds
                 $0.objectionType = record.objectionType.name
                 $0.intent = String(describing: record.intent)
-                $0.stageReached = String(describing: record.stageReached)
+                $0.stageReached = Self.stageName(record.stageReached)
                 $0.countsTowardPlan = !visit.outOfRange
                 $0.checkedInAt = visit.checkedInAt
             }), aggregateID: "visit:\(visit.id)", at: now, on: connection)
