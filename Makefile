@@ -1,5 +1,5 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications
+.PHONY: run test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications bench-scoring
 
 run:            ## the whole system on this machine, playing SPEC §6 story 1
 	deploy/local/run.sh
@@ -25,6 +25,9 @@ bench-visits:   ## CheckIn+SubmitVisit throughput and latency vs the PostgreSQL 
 
 bench-workflows:   ## escalation sweep over 1M open cards (plan + time), card create/update throughput vs the PostgreSQL ceiling
 	deploy/local/bench-workflows.sh
+
+bench-scoring:   ## one nightly run over 100 000 customers and 10 000 000 facts vs a hand-written SQL floor; peak memory; rule events/s
+	deploy/local/bench-scoring.sh
 
 bench-notifications:   ## 10 000 events to 50 inboxes at 500 events/s: items/s and lag p50/p99 vs the PostgreSQL ceiling
 	deploy/local/bench-notifications.sh

@@ -115,6 +115,11 @@ let package = Package(
                 dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
                 path: "Benchmarks/NotificationsBenchmark"
             ),
+            .executableTarget(
+                name: "fieldwork-bench-scoring",
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
+                path: "Benchmarks/ScoringBenchmark"
+            ),
             .testTarget(name: "FieldworkDomainTests", dependencies: ["FieldworkDomain"], path: "Tests/FieldworkDomainTests"),
             .testTarget(
                 name: "ServiceTests",

@@ -25,7 +25,7 @@ struct Fieldctl: AsyncParsableCommand {
             AcknowledgeCard.self, AddNote.self, AssignCard.self, SetCardStatus.self, CardTimeline.self, Upload.self, Download.self,
             ResponseMetrics.self, SubmitApproval.self, Decide.self, ListApprovals.self,
             RecordFact.self, RecordContract.self, RunScoring.self, CustomerHealth.self, Model.self, Warnings.self,
-            Rules.self, UpdateRule.self, Firings.self,
+            Rules.self, UpdateRule.self, Firings.self, RecommendationsCommand.self, Effectiveness.self, Indicators.self,
             Inbox.self, UnreadCount.self, Watch.self, Send.self, UpsertChannel.self, Channels.self, Deliveries.self, Redeliver.self,
             RunJob.self, Audit.self,
         ]

@@ -138,3 +138,77 @@ struct Warnings: AsyncParsableCommand {
         }
     }
 }
+
+struct RecommendationsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recommendations", abstract: "A run's recommendations (default the latest): customers worth winning per product line.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "a run id") var run = ""
+    @Option var region = ""
+
+    func run() async throws {
+        let (runID, region) = (run, region)
+        try await scoring(options) { client, metadata in
+            let response = try await client.listRecommendations(
+                .with { $0.runID = runID; $0.region = region; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["customer", "product line", "score", "why"], response.recommendations.map {
+                    [$0.customerID, $0.productLine, String(format: "%.1f", $0.score), $0.reason]
+                })
+            }
+        }
+    }
+}
+
+struct Effectiveness: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recommended against other customers: conversions in the months after a cohort date (SPEC §4.4).")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "cohort date, YYYY-MM-DD") var cohort: String
+    @Option var months: Int32 = 6
+
+    func run() async throws {
+        let (day, months) = (try protoDate(cohort), months)
+        try await scoring(options) { client, metadata in
+            let report = try await client.effectivenessReport(.with { $0.cohort = day; $0.months = months }, metadata: metadata, options: callOptions())
+            try options.print(report) {
+                "cohort run \(report.cohortRunID) as of \(timestamp(report.cohortAsOf)), conversions up to \(timestamp(report.windowEnd)) "
+                    + "(customer × product line pairs)\n"
+                    + table(["", "pairs", "converted", "rate"], [
+                        ["recommended", String(report.recommended), String(report.recommendedConverted), String(format: "%.1f %%", report.recommendedRate)],
+                        ["others", String(report.others), String(report.othersConverted), String(format: "%.1f %%", report.othersRate)],
+                    ])
+                    + "\ndifference: \(String(format: "%+.1f", report.differencePp)) pp (target ≥ 15)"
+            }
+        }
+    }
+}
+
+struct Indicators: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The three hard indicators with attainment (default: this month so far).")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "period start, RFC 3339 (default: the 1st of this month)") var from: String?
+    @Option(help: "period end, RFC 3339 (default: now)") var to: String?
+
+    func run() async throws {
+        let formatter = ISO8601DateFormatter()
+        var range = Fieldwork_V1_TimeRange()
+        if let from {
+            guard let date = formatter.date(from: from) else { throw ValidationError("--from is RFC 3339, e.g. 2026-11-01T00:00:00+08:00") }
+            range.from = .init(date: date)
+        }
+        if let to {
+            guard let date = formatter.date(from: to) else { throw ValidationError("--to is RFC 3339") }
+            range.to = .init(date: date)
+        }
+        let period = range
+        try await scoring(options) { client, metadata in
+            let response = try await client.hardIndicators(.with { $0.range = period }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["indicator", "actual", "target", "attained"], response.indicators.map {
+                    [$0.name, "\(String(format: "%.1f", $0.actual)) \($0.unit)", String(format: "%.1f", $0.target), $0.attained ? "yes" : "no"]
+                })
+            }
+        }
+    }
+}

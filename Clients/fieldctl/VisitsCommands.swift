@@ -26,18 +26,28 @@ extension Fieldwork_V1_CsvKind: ExpressibleByArgument {
 }
 
 struct ImportCsv: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "import-csv", abstract: "Import people, customers or products from a CSV file (admin).")
+    static let configuration = CommandConfiguration(
+        commandName: "import-csv",
+        abstract: "Import a CSV file: people, customers or products (visits, admin); purchases, trials, academic-participations, contracts or payments (scoring, admin or ops).")
     @OptionGroup var options: ClientOptions
-    @Option(help: "people, customers or products") var kind: Fieldwork_V1_CsvKind
+    @Option(help: "people, customers, products, purchases, trials, academic-participations, contracts or payments") var kind: Fieldwork_V1_CsvKind
     @Argument var file: String
 
     func run() async throws {
         let content = try Data(contentsOf: URL(fileURLWithPath: file))
         let request = Fieldwork_V1_ImportCsvRequest.with { $0.kind = kind; $0.content = content; $0.requestID = "import-\(UUID())" }
-        try await visits(options) { client, metadata in
-            let response = try await client.importCsv(request, metadata: metadata, options: callOptions())
-            try options.print(response) {
-                "\(file): \(response.rowsRead) rows — \(response.rowsCreated) created, \(response.rowsUpdated) updated, \(response.rowsUnchanged) unchanged"
+        let summary = { @Sendable (response: Fieldwork_V1_ImportCsvResponse) in
+            "\(file): \(response.rowsRead) rows — \(response.rowsCreated) created, \(response.rowsUpdated) updated, \(response.rowsUnchanged) unchanged"
+        }
+        if [.people, .customers, .products].contains(kind) {
+            try await visits(options) { client, metadata in
+                let response = try await client.importCsv(request, metadata: metadata, options: callOptions())
+                try options.print(response) { summary(response) }
+            }
+        } else {
+            try await scoring(options) { client, metadata in
+                let response = try await client.importCsv(request, metadata: metadata, options: callOptions())
+                try options.print(response) { summary(response) }
             }
         }
     }

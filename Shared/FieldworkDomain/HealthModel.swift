@@ -17,11 +17,14 @@ public struct HealthModel: Sendable, Equatable, Codable {
     public var gradeBMin: Double
     public var zeroStreakWeeks: Int
     public var cultivationMaxScore: Double
+    /// The top share of customers by score that each run recommends (SPEC §4.4).
+    public var recommendationTopShare: Double
 
     public init(
         weightPurchases: Double = 0.4, weightTrials: Double = 0.3, weightAcademic: Double = 0.3, windowMonths: Int = 3,
         purchasesFullPercentile: Double = 90, trialsFullMarks: Int = 3, academicFullMarks: Int = 4,
-        gradeAMin: Double = 80, gradeBMin: Double = 60, zeroStreakWeeks: Int = 2, cultivationMaxScore: Double = 70
+        gradeAMin: Double = 80, gradeBMin: Double = 60, zeroStreakWeeks: Int = 2, cultivationMaxScore: Double = 70,
+        recommendationTopShare: Double = 0.2
     ) {
         self.weightPurchases = weightPurchases
         self.weightTrials = weightTrials
@@ -34,6 +37,26 @@ public struct HealthModel: Sendable, Equatable, Codable {
         self.gradeBMin = gradeBMin
         self.zeroStreakWeeks = zeroStreakWeeks
         self.cultivationMaxScore = cultivationMaxScore
+        self.recommendationTopShare = recommendationTopShare
+    }
+
+    /// Versions saved before a setting existed read it as its default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = HealthModel()
+        self.init(
+            weightPurchases: try container.decode(Double.self, forKey: .weightPurchases),
+            weightTrials: try container.decode(Double.self, forKey: .weightTrials),
+            weightAcademic: try container.decode(Double.self, forKey: .weightAcademic),
+            windowMonths: try container.decode(Int.self, forKey: .windowMonths),
+            purchasesFullPercentile: try container.decode(Double.self, forKey: .purchasesFullPercentile),
+            trialsFullMarks: try container.decode(Int.self, forKey: .trialsFullMarks),
+            academicFullMarks: try container.decode(Int.self, forKey: .academicFullMarks),
+            gradeAMin: try container.decode(Double.self, forKey: .gradeAMin),
+            gradeBMin: try container.decode(Double.self, forKey: .gradeBMin),
+            zeroStreakWeeks: try container.decodeIfPresent(Int.self, forKey: .zeroStreakWeeks) ?? defaults.zeroStreakWeeks,
+            cultivationMaxScore: try container.decodeIfPresent(Double.self, forKey: .cultivationMaxScore) ?? defaults.cultivationMaxScore,
+            recommendationTopShare: try container.decodeIfPresent(Double.self, forKey: .recommendationTopShare) ?? defaults.recommendationTopShare)
     }
 
     /// What one customer did in the window.
@@ -108,5 +131,46 @@ public struct HealthModel: Sendable, Equatable, Codable {
         try check(gradeBMin >= 0 && gradeBMin < gradeAMin && gradeAMin <= 100, "grade_a_min", "needs 0 ≤ grade_b_min < grade_a_min ≤ 100")
         try check((1...52).contains(zeroStreakWeeks), "zero_streak_weeks", "must be within 1–52")
         try check(cultivationMaxScore > 0 && cultivationMaxScore <= 100, "cultivation_max_score", "must be within 0–100")
+        try check(recommendationTopShare > 0 && recommendationTopShare <= 1, "recommendation_top_share", "must be within 0–1")
+    }
+}
+
+/// Recommendations and their effectiveness (SPEC §4.4), as pure arithmetic.
+public enum Recommendations {
+    public static let topScore = "top score"
+    public static let cultivationHint = "cultivation hint"
+
+    /// The customers a run recommends, with the reason: the model's top share by
+    /// score (at least one customer; ties with the last one included; only
+    /// scores above 0), plus every customer with a cultivation hint.
+    public static func pick(_ scored: [(customer: String, result: HealthModel.Result)], model: HealthModel) -> [String: String] {
+        var picked: [String: String] = [:]
+        let ranked = scored.filter { $0.result.score > 0 }.sorted { ($0.result.score, $1.customer) > ($1.result.score, $0.customer) }
+        if !ranked.isEmpty {
+            let count = max(1, Int((model.recommendationTopShare * Double(scored.count)).rounded(.up)))
+            let cutoff = ranked[min(count, ranked.count) - 1].result.score
+            for entry in ranked where entry.result.score >= cutoff { picked[entry.customer] = topScore }
+        }
+        for entry in scored where picked[entry.customer] == nil && model.isCultivationHint(entry.result) {
+            picked[entry.customer] = cultivationHint
+        }
+        return picked
+    }
+
+    public struct Effectiveness: Sendable, Equatable {
+        public var recommended, recommendedConverted, others, othersConverted: Int
+        /// Conversion rates in percent, one decimal.
+        public var recommendedRate: Double { Self.rate(recommendedConverted, of: recommended) }
+        public var othersRate: Double { Self.rate(othersConverted, of: others) }
+        /// Recommended minus others, in percentage points (SPEC's target: ≥ 15).
+        public var differencePP: Double { ((recommendedRate - othersRate) * 10).rounded() / 10 }
+
+        public init(recommended: Int, recommendedConverted: Int, others: Int, othersConverted: Int) {
+            (self.recommended, self.recommendedConverted, self.others, self.othersConverted) = (recommended, recommendedConverted, others, othersConverted)
+        }
+
+        static func rate(_ part: Int, of whole: Int) -> Double {
+            whole == 0 ? 0 : (Double(part) / Double(whole) * 1000).rounded() / 10
+        }
     }
 }

@@ -53,7 +53,7 @@ public enum CsvFile {
 
     /// Parses every row with `parse`, collecting all row errors and refusing duplicates of `key`.
     public static func records<Record>(
-        _ rows: [CsvRow], key: (Record) -> String, parse: (CsvRow) throws -> Record
+        _ rows: [CsvRow], key: (Record) -> String, keyColumn: String = "id", parse: (CsvRow) throws -> Record
     ) throws -> [(line: Int, record: Record)] {
         var errors: [CsvRowError] = []
         var records: [(Int, Record)] = []
@@ -62,7 +62,7 @@ public enum CsvFile {
             do {
                 let record = try parse(row)
                 if let earlier = firstLine[key(record)] {
-                    errors.append(CsvRowError(line: row.line, column: "id", message: "'\(key(record))' already appears on line \(earlier)"))
+                    errors.append(CsvRowError(line: row.line, column: keyColumn, message: "'\(key(record))' already appears on line \(earlier)"))
                 } else {
                     firstLine[key(record)] = row.line
                     records.append((row.line, record))

@@ -23,6 +23,7 @@ extension Fieldwork_V1_Event.OneOf_Payload {
         case .requestCompleted: "workflows.RequestCompleted"
         case .approvalStepPending: "workflows.ApprovalStepPending"
         case .approvalDecided: "workflows.ApprovalDecided"
+        case .cardFirstResponse: "workflows.CardFirstResponse"
         case .warningRaised: "scoring.WarningRaised"
         case .ruleFired: "scoring.RuleFired"
         case .cultivationHint: "scoring.CultivationHint"

@@ -170,6 +170,39 @@ import Testing
                 try await client.getCustomerHealth(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata)
             }
             #expect(health.warnings == ["P"])
+            // The zero-streak rule recorded each warning as a firing, with the streak as its input.
+            let firings = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listRuleFirings(.with { $0.ruleID = "zero_streak" }, metadata: metadata).firings
+            }
+            let firing = try #require(firings.first { $0.occurrenceKey.hasPrefix("H-ZJ-001:P:") })
+            #expect(firing.notifiedPersonIds == ["E1001", "M2001"] && firing.inputs["component_name"] == "采购")
+            #expect(firings.count == Int(first.warningsRaised))
+
+            // Switched off, the rule raises nothing for a new, idle customer; switched on again, it does.
+            let rule = try #require(try await cluster.scoring(story.admin) { client, metadata in
+                try await client.listRules(.init(), metadata: metadata).rules
+            }.first { $0.id == "zero_streak" })
+            let toggle: @Sendable (Bool) async throws -> Void = { enabled in
+                let edited = { () -> Fieldwork_V1_Rule in var r = rule; r.enabled = enabled; return r }()
+                _ = try await cluster.scoring(story.admin) { client, metadata in
+                    try await client.updateRule(.with { $0.rule = edited; $0.reason = enabled ? "恢复预警" : "年底暂停预警" }, metadata: metadata)
+                }
+            }
+            try await toggle(false)
+            let header = DemoData.customers.split(separator: "\n")[0]
+            _ = try await cluster.visits(story.admin) { client, metadata in
+                try await client.importCsv(.with {
+                    $0.kind = .customers
+                    $0.content = Data("\(header)\nH-ZJ-003,330100-0003,浙江省人民医院,三级甲等,杭州,杭州市上塘路158号,30.2906,120.1650,300,骨科,E1001,B,\n".utf8)
+                }, metadata: metadata)
+            }
+            try await story.flushVisitsOutbox()
+            try await cluster.eventually("scoring knows 浙江省人民医院") {
+                try cluster.scalar(.scoring, "SELECT count(*) FROM directory_customers WHERE id = 'H-ZJ-003'") == "1"
+            }
+            #expect(try await run().warningsRaised == 0)
+            try await toggle(true)
+            #expect(try await run().warningsRaised == 3)   // P, T and A: 浙江省人民医院 has never been active
             let flagged = try await cluster.scoring(story.admin) { client, metadata in
                 try await client.listCustomerHealth(.with { $0.warningsOnly = true; $0.page.pageSize = 100 }, metadata: metadata).customers
             }

@@ -57,10 +57,6 @@ import Testing
             } == .permissionDenied)
             #expect(await cluster.health(.visits) == .serving)
 
-            // A declared RPC that is not built yet answers UNIMPLEMENTED.
-            #expect(await code {
-                _ = try await cluster.scoring(story.admin) { client, metadata in try await client.hardIndicators(.init(), metadata: metadata) }
-            } == .unimplemented)
 
             // Object-level access: another rep cannot read this rep's visit; their manager can.
             let visit = try await story.checkIn(at: DemoData.insideZheyi)

@@ -110,6 +110,14 @@ import Testing
             #expect(firing.inputs["planned"] == "10" && firing.inputs["valid"] == "9" && firing.inputs["rate_percent"] == "90.0")
             #expect(firing.notifiedPersonIds == ["OP01"] && firing.occurrenceKey == "E1001:\(today.year)-\(String(format: "%02d-%02d", today.month, today.day))")
             #expect(try await story.inbox("LG02").filter { $0.eventType == "scoring.RuleFired" }.isEmpty)   // an ops in logistics is not the supervisor
+
+            // Process control for the day (SPEC §4.6): 19 valid of 20 planned = 95 % ≥ 92 %.
+            let startOfDay = ISO8601DateFormatter().date(from: String(format: "%04d-%02d-%02dT00:00:00+08:00", today.year, today.month, today.day))!
+            let indicators = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.hardIndicators(.with { $0.range.from = .init(date: startOfDay) }, metadata: metadata).indicators
+            }
+            let process = try #require(indicators.first { $0.name == "process_control" })
+            #expect(process.actual == 95 && process.target == 92 && process.attained && process.unit == "%")
         }
     }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine, showing SPEC §6 stories 1, 2, 5, 7 and 8, an approval chain and health scores.
+# `make run`: the whole system on this machine, showing SPEC §6 stories 1, 2, 5, 7 and 8, an approval chain, health scores and the manager's indicators.
 #   1. a throwaway PostgreSQL (installed from Debian packages if missing): one server,
 #      four databases, four login roles that can each reach only their own database;
 #   2. builds and starts the four services as separate processes;
@@ -177,10 +177,17 @@ ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 fact() { FIELDWORK_TOKEN=$ops fieldctl record-fact "$@" >/dev/null; }
 fact purchase --id ERP-0001 --customer H-ZJ-001 --product-line spine --amount 68000 --date "$(ago 12)"
 fact purchase --id ERP-0002 --customer H-ZJ-001 --product-line trauma --amount 42000 --date "$(ago 40)"
-fact purchase --id ERP-0003 --customer H-ZJ-002 --product-line spine --amount 95000 --date "$(ago 20)"
-fact purchase --id ERP-0004 --customer H-NB-001 --product-line trauma --amount 30000 --date "$(ago 8)"
-fact purchase --id ERP-0005 --customer H-SX-001 --product-line spine --amount 12000 --date "$(ago 60)"
-fact purchase --id ERP-0006 --customer H-SX-001 --product-line spine --amount 250000 --date "$(ago 200)"   # outside the window
+# The ERP's Excel export, saved as CSV: thousands separators, ¥ and slashed dates are fine.
+cat > "$run_dir/erp-purchases.csv" <<CSV
+source_row_id,customer_id,product_line,amount,date
+ERP-0003,H-ZJ-002,spine,"95,000.00",$(ago 20 | tr - /)
+ERP-0004,H-NB-001,trauma,¥30000,$(ago 8)
+ERP-0005,H-SX-001,spine,12000,$(ago 60)
+ERP-0006,H-SX-001,spine,250000,$(ago 200)
+CSV
+FIELDWORK_TOKEN=$ops fieldctl import-csv --kind purchases "$run_dir/erp-purchases.csv"
+FIELDWORK_TOKEN=$ops fieldctl import-csv --kind purchases "$run_dir/erp-purchases.csv"
+echo "(importing the same file again changes nothing; ERP-0006 is outside the 3-month window)"
 for n in 1 2 3; do fact trial --id TRIAL-00$n --customer H-ZJ-001 --product SP-NEW-01 --date "$(ago $((n * 9)))"; done
 fact trial --id TRIAL-004 --customer H-ZJ-002 --product SP-NEW-01 --date "$(ago 30)"
 for n in 1 2 3 4; do fact academic --id EVT-00$n --customer H-SX-002 --event "脊柱微创学术沙龙" --date "$(ago $((n * 14)))"; done
@@ -226,6 +233,14 @@ drift=$(FIELDWORK_TOKEN=$admin fieldctl firings --rule payment_cycle_drift --jso
 FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl firings --id "$drift"
 echo "-- D3001's inbox"
 FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl inbox
+
+step "Recommendations, their effectiveness and the three hard indicators (SPEC §4.4, §4.6)"
+director=$(token D3001 director --department management)
+FIELDWORK_TOKEN=$director fieldctl recommendations
+echo "a cohort: the nightly run as it would have run 45 days ago (RunJob as_of), then what its recommendations became:"
+FIELDWORK_TOKEN=$admin fieldctl run-job --service scoring --name scoring --as-of "$(date -u -d '-45 days' +%FT%TZ)"
+FIELDWORK_TOKEN=$director fieldctl effectiveness --cohort "$(ago 45)"
+FIELDWORK_TOKEN=$director fieldctl indicators
 
 step "Services are up: try e.g."
 cat <<TXT

@@ -5,7 +5,8 @@ import Foundation
 import PostgresNIO
 
 /// The events the scoring service consumes (SPEC §4.1): the directory copy,
-/// plan-day closes, submitted visits and funnel changes. Each is applied in the
+/// plan-day closes, submitted visits, funnel changes, and the workflows
+/// service's cards and first responses (for the collaboration indicator). Each is applied in the
 /// inbox transaction that records it, so a redelivered event fires nothing twice.
 extension ScoringService {
     func apply(_ event: Fieldwork_V1_Event, on connection: PostgresConnection) async throws {
@@ -14,7 +15,27 @@ extension ScoringService {
         switch event.payload {
         case .planDayClosed(let close): try await planDayClosed(close, at: at, on: connection)
         case .visitSubmitted(let visit): try await visitSubmitted(visit, at: at, on: connection)
-        case .funnelStageChanged(let change): try await funnelStageChanged(change, on: connection)
+        case .funnelStageChanged(let change):
+            try await connection.query(
+                """
+                INSERT INTO funnel_changes (event_id, customer_id, product_line, to_stage, changed_at)
+                VALUES (\(UUID(uuidString: event.id)), \(change.customerID), \(change.productLine), \(change.toStage),
+                        \(change.hasChangedAt ? change.changedAt.date : at))
+                """, logger: environment.logger)
+            try await funnelStageChanged(change, on: connection)
+        case .cardCreated(let card):
+            try await connection.query(
+                """
+                INSERT INTO card_responses (card_id, department, created_at) VALUES (\(card.cardID), \(card.department), \(at))
+                ON CONFLICT (card_id) DO NOTHING
+                """, logger: environment.logger)
+        case .cardFirstResponse(let response):
+            try await connection.query(
+                """
+                INSERT INTO card_responses (card_id, department, created_at, first_response_at)
+                VALUES (\(response.cardID), \(response.department), \(response.createdAt.date), \(response.respondedAt.date))
+                ON CONFLICT (card_id) DO UPDATE SET created_at = excluded.created_at, first_response_at = excluded.first_response_at
+                """, logger: environment.logger)
         default: break
         }
     }

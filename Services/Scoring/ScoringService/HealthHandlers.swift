@@ -32,7 +32,7 @@ extension ScoringService {
     }
 
     /// Reps are limited to their own customers.
-    private func ownerFilter(_ principal: Principal) -> String {
+    func ownerFilter(_ principal: Principal) -> String {
         principal.hasAny([.admin, .manager, .director, .ops, .deptHead]) ? "" : principal.personID
     }
 

@@ -88,7 +88,9 @@ extension HealthModel {
             windowMonths: Int(config.windowMonths), purchasesFullPercentile: config.purchasesFullPercentile,
             trialsFullMarks: Int(config.trialsFullMarks), academicFullMarks: Int(config.academicFullMarks),
             gradeAMin: config.gradeAMin, gradeBMin: config.gradeBMin, zeroStreakWeeks: Int(config.zeroStreakWeeks),
-            cultivationMaxScore: config.cultivationMaxScore)
+            cultivationMaxScore: config.cultivationMaxScore,
+            // 0 is proto3's unset: a client that predates the setting keeps the default.
+            recommendationTopShare: config.recommendationTopShare == 0 ? HealthModel().recommendationTopShare : config.recommendationTopShare)
     }
 }
 
@@ -106,5 +108,6 @@ extension Fieldwork_V1_ModelConfig {
         gradeBMin = model.gradeBMin
         zeroStreakWeeks = Int32(model.zeroStreakWeeks)
         cultivationMaxScore = model.cultivationMaxScore
+        recommendationTopShare = model.recommendationTopShare
     }
 }

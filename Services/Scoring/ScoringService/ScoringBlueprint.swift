@@ -18,9 +18,10 @@ public enum ScoringBlueprint {
         migrations: ScoringMigrations.all,
         access: [
             "RecordPurchase": [.admin, .ops], "RecordTrial": [.admin, .ops], "RecordAcademicParticipation": [.admin, .ops],
-            "RecordContract": [.admin, .ops], "ReviseContractTerms": [.admin, .ops], "RecordPayment": [.admin, .ops],
+            "RecordContract": [.admin, .ops], "ImportCsv": [.admin, .ops], "ReviseContractTerms": [.admin, .ops], "RecordPayment": [.admin, .ops],
             "UpdateModelConfig": [.admin], "RunScoring": [.admin], "UpdateRule": [.admin],
-            "ListRules": [.admin, .manager, .director, .ops],
+            "ListRules": [.admin, .manager, .director, .ops], "EffectivenessReport": [.admin, .manager, .director, .ops],
+            "HardIndicators": [.admin, .manager, .director, .ops],
         ],
         makeService: { environment in
             let service = ScoringService(environment: environment)
@@ -36,8 +37,7 @@ public enum ScoringBlueprint {
     )
 }
 
-/// The live RPCs of `fieldwork.v1.ScoringService`; the rest of the contract
-/// answers UNIMPLEMENTED until it is built (see README).
+/// The RPCs of `fieldwork.v1.ScoringService`.
 struct ScoringService: RegistrableRPCService {
     typealias Method = Fieldwork_V1_ScoringService.Method
 
@@ -50,6 +50,7 @@ struct ScoringService: RegistrableRPCService {
         router.unary(Method.RecordContract.descriptor) { try await recordContract($0) }
         router.unary(Method.ReviseContractTerms.descriptor) { try await reviseContractTerms($0) }
         router.unary(Method.RecordPayment.descriptor) { try await recordPayment($0) }
+        router.unary(Method.ImportCsv.descriptor) { try await importCsv($0) }
         router.unary(Method.GetModelConfig.descriptor) { try await getModelConfig($0) }
         router.unary(Method.UpdateModelConfig.descriptor) { try await updateModelConfig($0) }
         router.unary(Method.ListModelVersions.descriptor) { try await listModelVersions($0) }
@@ -58,6 +59,9 @@ struct ScoringService: RegistrableRPCService {
         router.unary(Method.ListCustomerHealth.descriptor) { try await listCustomerHealth($0) }
         router.unary(Method.HealthHistory.descriptor) { try await healthHistory($0) }
         router.unary(Method.ListWarnings.descriptor) { try await listWarnings($0) }
+        router.unary(Method.ListRecommendations.descriptor) { try await listRecommendations($0) }
+        router.unary(Method.EffectivenessReport.descriptor) { try await effectivenessReport($0) }
+        router.unary(Method.HardIndicators.descriptor) { try await hardIndicators($0) }
         router.unary(Method.ListRules.descriptor) { try await listRules($0) }
         router.unary(Method.UpdateRule.descriptor) { try await updateRule($0) }
         router.unary(Method.ListRuleFirings.descriptor) { try await listRuleFirings($0) }

@@ -169,6 +169,39 @@ enum ScoringMigrations {
                 PRIMARY KEY (rep_id, customer_id)
             );
             """),
+        Migration(103, "recommendations, funnel changes and card response times", """
+            -- Each run's recommendations: high-potential customers per product line not yet won.
+            CREATE TABLE recommendations (
+                run_id       uuid NOT NULL REFERENCES scoring_runs (id),
+                customer_id  text NOT NULL,
+                product_line text NOT NULL,
+                score        double precision NOT NULL,
+                reason       text NOT NULL,
+                PRIMARY KEY (run_id, customer_id, product_line)
+            );
+            ALTER TABLE scoring_runs ADD COLUMN recommendations integer NOT NULL DEFAULT 0;
+            -- The visits service's funnel changes: a line reaching WON is a conversion.
+            CREATE TABLE funnel_changes (
+                event_id     uuid PRIMARY KEY,
+                customer_id  text NOT NULL,
+                product_line text NOT NULL,
+                to_stage     text NOT NULL,
+                changed_at   timestamptz NOT NULL
+            );
+            CREATE INDEX funnel_changes_won ON funnel_changes (customer_id, product_line, changed_at) WHERE to_stage = 'WON';
+            CREATE INDEX purchases_line ON purchases (customer_id, product_line, day);
+            -- Each customer's latest trial and academic event (zero streaks) by index.
+            CREATE INDEX trials_customer ON trials (customer_id, day);
+            CREATE INDEX academic_participations_customer ON academic_participations (customer_id, day);
+            -- Cards from the workflows service and their first response (collaboration, SPEC §4.6).
+            CREATE TABLE card_responses (
+                card_id           text PRIMARY KEY,
+                department        text NOT NULL,
+                created_at        timestamptz NOT NULL,
+                first_response_at timestamptz
+            );
+            CREATE INDEX card_responses_created ON card_responses (created_at);
+            """),
     ]
 }
 

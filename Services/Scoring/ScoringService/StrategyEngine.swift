@@ -94,6 +94,33 @@ struct StrategyEngine: Sendable {
         return id
     }
 
+    /// A firing whose people were told by other means (a red warning's own event).
+    struct Firing: Sendable {
+        var occurrence: String
+        var subject: String
+        var inputs: [String: String]
+        var explanation: String
+        var notified: [String]
+    }
+
+    /// Records many such firings in one statement, each once per occurrence.
+    func record(_ stored: StoredRule, firings: [Firing], at firedAt: Date, on connection: PostgresConnection) async throws {
+        guard !firings.isEmpty else { return }
+        let encoder = JSONEncoder.sorted
+        let inputs = try firings.map { String(decoding: try encoder.encode($0.inputs), as: UTF8.self) }
+        // A text[] cannot hold ragged arrays: each list travels as one JSON array.
+        let notified = try firings.map { String(decoding: try encoder.encode($0.notified), as: UTF8.self) }
+        try await connection.query(
+            """
+            INSERT INTO rule_firings (id, rule_id, rule_version, occurrence_key, subject, fired_at, inputs, explanation, notified)
+            SELECT gen_random_uuid(), \(stored.rule.id), \(stored.version), x.o, x.s, \(firedAt), x.i::jsonb, x.e,
+                   ARRAY(SELECT jsonb_array_elements_text(x.n::jsonb))
+            FROM unnest(\(firings.map(\.occurrence))::text[], \(firings.map(\.subject))::text[], \(inputs)::text[],
+                        \(firings.map(\.explanation))::text[], \(notified)::text[]) AS x (o, s, i, e, n)
+            ON CONFLICT (rule_id, occurrence_key) DO NOTHING
+            """, logger: logger)
+    }
+
     /// The rule's persons plus its roles found from the subject: `rep` is the
     /// subject's rep, `manager` the rep's supervisor, `director` and `ops` the
     /// active people with that role in the subject's region (or anywhere when

@@ -249,11 +249,22 @@ struct CardStore: Sendable {
     }
 
     /// Records the first response when the actor belongs to the card's department
-    /// (SPEC §3.4): the card leaves the escalation queue for good.
+    /// (SPEC §3.4): the card leaves the escalation queue for good, and the
+    /// response time is published for the collaboration indicator (§4.6).
     func noteResponse(to card: LockedCard, by principal: Principal, at now: Date, on connection: PostgresConnection) async throws {
         guard card.firstResponseAt == nil, principal.department == card.department else { return }
-        try await connection.query(
-            "UPDATE cards SET first_response_at = \(now), next_escalation_at = NULL WHERE id = \(card.id)", logger: logger)
+        var createdAt = now
+        for try await created in try await connection.query(
+            "UPDATE cards SET first_response_at = \(now), next_escalation_at = NULL WHERE id = \(card.id) RETURNING created_at", logger: logger
+        ).decode(Date.self) { createdAt = created }
+        try await environment.publish(.cardFirstResponse(.with {
+            $0.cardID = card.entityID
+            $0.number = card.number
+            $0.department = card.department
+            $0.createdAt = .init(createdAt)
+            $0.respondedAt = .init(now)
+            $0.responderID = principal.personID
+        }), aggregateID: "card:\(card.entityID)", at: now, on: connection)
     }
 
     /// Completes the request once none of its cards is open: COMPLETED when at

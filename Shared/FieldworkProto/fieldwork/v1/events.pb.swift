@@ -199,6 +199,14 @@ public nonisolated struct Fieldwork_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .approvalDecided(newValue)}
   }
 
+  public var cardFirstResponse: Fieldwork_V1_CardFirstResponse {
+    get {
+      if case .cardFirstResponse(let v)? = _storage._payload {return v}
+      return Fieldwork_V1_CardFirstResponse()
+    }
+    set {_uniqueStorage()._payload = .cardFirstResponse(newValue)}
+  }
+
   public var warningRaised: Fieldwork_V1_WarningRaised {
     get {
       if case .warningRaised(let v)? = _storage._payload {return v}
@@ -243,6 +251,7 @@ public nonisolated struct Fieldwork_V1_Event: @unchecked Sendable {
     case requestCompleted(Fieldwork_V1_RequestCompleted)
     case approvalStepPending(Fieldwork_V1_ApprovalStepPending)
     case approvalDecided(Fieldwork_V1_ApprovalDecided)
+    case cardFirstResponse(Fieldwork_V1_CardFirstResponse)
     case warningRaised(Fieldwork_V1_WarningRaised)
     case ruleFired(Fieldwork_V1_RuleFired)
     case cultivationHint(Fieldwork_V1_CultivationHint)
@@ -701,6 +710,47 @@ public nonisolated struct Fieldwork_V1_CardEscalated: Sendable {
   fileprivate var _overdueSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+/// The first acknowledge, note, attachment or status change on a card by its
+/// department (SPEC §3.4): what the collaboration indicator measures (§4.6).
+public nonisolated struct Fieldwork_V1_CardFirstResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var cardID: String = String()
+
+  public var number: String = String()
+
+  public var department: String = String()
+
+  public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdAt = newValue}
+  }
+  /// Returns true if `createdAt` has been explicitly set.
+  public var hasCreatedAt: Bool {self._createdAt != nil}
+  /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedAt() {self._createdAt = nil}
+
+  public var respondedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_respondedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_respondedAt = newValue}
+  }
+  /// Returns true if `respondedAt` has been explicitly set.
+  public var hasRespondedAt: Bool {self._respondedAt != nil}
+  /// Clears the value of `respondedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearRespondedAt() {self._respondedAt = nil}
+
+  public var responderID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _respondedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 public nonisolated struct Fieldwork_V1_RequestCompleted: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -829,7 +879,7 @@ fileprivate nonisolated let _protobuf_package = "fieldwork.v1"
 
 nonisolated extension Fieldwork_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}type\0\u{3}occurred_at\0\u{1}source\0\u{3}aggregate_id\0\u{4}\u{5}person_changed\0\u{3}department_changed\0\u{3}customer_changed\0\u{3}product_changed\0\u{4}\u{7}visit_submitted\0\u{3}support_requested\0\u{3}plan_day_closed\0\u{3}grade_changed\0\u{3}funnel_stage_changed\0\u{3}objection_digest\0\u{4}\u{5}request_created\0\u{3}card_created\0\u{3}card_status_changed\0\u{3}card_escalated\0\u{3}request_completed\0\u{3}approval_step_pending\0\u{3}approval_decided\0\u{4}\u{4}warning_raised\0\u{3}rule_fired\0\u{3}cultivation_hint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}type\0\u{3}occurred_at\0\u{1}source\0\u{3}aggregate_id\0\u{4}\u{5}person_changed\0\u{3}department_changed\0\u{3}customer_changed\0\u{3}product_changed\0\u{4}\u{7}visit_submitted\0\u{3}support_requested\0\u{3}plan_day_closed\0\u{3}grade_changed\0\u{3}funnel_stage_changed\0\u{3}objection_digest\0\u{4}\u{5}request_created\0\u{3}card_created\0\u{3}card_status_changed\0\u{3}card_escalated\0\u{3}request_completed\0\u{3}approval_step_pending\0\u{3}approval_decided\0\u{3}card_first_response\0\u{4}\u{3}warning_raised\0\u{3}rule_fired\0\u{3}cultivation_hint\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1098,6 +1148,19 @@ nonisolated extension Fieldwork_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._payload = .approvalDecided(v)
           }
         }()
+        case 37: try {
+          var v: Fieldwork_V1_CardFirstResponse?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .cardFirstResponse(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .cardFirstResponse(v)
+          }
+        }()
         case 40: try {
           var v: Fieldwork_V1_WarningRaised?
           var hadOneofValue = false
@@ -1232,6 +1295,10 @@ nonisolated extension Fieldwork_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._
       case .approvalDecided?: try {
         guard case .approvalDecided(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      }()
+      case .cardFirstResponse?: try {
+        guard case .cardFirstResponse(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
       }()
       case .warningRaised?: try {
         guard case .warningRaised(let v)? = _storage._payload else { preconditionFailure() }
@@ -2119,6 +2186,65 @@ nonisolated extension Fieldwork_V1_CardEscalated: SwiftProtobuf.Message, SwiftPr
     if lhs.level != rhs.level {return false}
     if lhs.escalatedTo != rhs.escalatedTo {return false}
     if lhs._overdueSince != rhs._overdueSince {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fieldwork_V1_CardFirstResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CardFirstResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}card_id\0\u{1}number\0\u{1}department\0\u{3}created_at\0\u{3}responded_at\0\u{3}responder_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cardID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.number) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._respondedAt) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.responderID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.cardID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cardID, fieldNumber: 1)
+    }
+    if !self.number.isEmpty {
+      try visitor.visitSingularStringField(value: self.number, fieldNumber: 2)
+    }
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 3)
+    }
+    try { if let v = self._createdAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._respondedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.responderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.responderID, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fieldwork_V1_CardFirstResponse, rhs: Fieldwork_V1_CardFirstResponse) -> Bool {
+    if lhs.cardID != rhs.cardID {return false}
+    if lhs.number != rhs.number {return false}
+    if lhs.department != rhs.department {return false}
+    if lhs._createdAt != rhs._createdAt {return false}
+    if lhs._respondedAt != rhs._respondedAt {return false}
+    if lhs.responderID != rhs.responderID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -371,64 +371,112 @@ public nonisolated struct Fieldwork_V1_RecordPaymentRequest: Sendable {
   fileprivate var _payment: Fieldwork_V1_Payment? = nil
 }
 
-public nonisolated struct Fieldwork_V1_ModelConfig: Sendable {
+public nonisolated struct Fieldwork_V1_ModelConfig: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var version: Int32 = 0
+  public var version: Int32 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
   /// 0.4
-  public var weightPurchases: Double = 0
+  public var weightPurchases: Double {
+    get {_storage._weightPurchases}
+    set {_uniqueStorage()._weightPurchases = newValue}
+  }
 
   /// 0.3
-  public var weightTrials: Double = 0
+  public var weightTrials: Double {
+    get {_storage._weightTrials}
+    set {_uniqueStorage()._weightTrials = newValue}
+  }
 
   /// 0.3
-  public var weightAcademic: Double = 0
+  public var weightAcademic: Double {
+    get {_storage._weightAcademic}
+    set {_uniqueStorage()._weightAcademic = newValue}
+  }
 
   /// 3
-  public var windowMonths: Int32 = 0
+  public var windowMonths: Int32 {
+    get {_storage._windowMonths}
+    set {_uniqueStorage()._windowMonths = newValue}
+  }
 
   /// 90
-  public var purchasesFullPercentile: Double = 0
+  public var purchasesFullPercentile: Double {
+    get {_storage._purchasesFullPercentile}
+    set {_uniqueStorage()._purchasesFullPercentile = newValue}
+  }
 
   /// 3
-  public var trialsFullMarks: Int32 = 0
+  public var trialsFullMarks: Int32 {
+    get {_storage._trialsFullMarks}
+    set {_uniqueStorage()._trialsFullMarks = newValue}
+  }
 
   /// 4
-  public var academicFullMarks: Int32 = 0
+  public var academicFullMarks: Int32 {
+    get {_storage._academicFullMarks}
+    set {_uniqueStorage()._academicFullMarks = newValue}
+  }
 
   /// 80
-  public var gradeAMin: Double = 0
+  public var gradeAMin: Double {
+    get {_storage._gradeAMin}
+    set {_uniqueStorage()._gradeAMin = newValue}
+  }
 
   /// 60
-  public var gradeBMin: Double = 0
+  public var gradeBMin: Double {
+    get {_storage._gradeBMin}
+    set {_uniqueStorage()._gradeBMin = newValue}
+  }
 
   /// 2
-  public var zeroStreakWeeks: Int32 = 0
+  public var zeroStreakWeeks: Int32 {
+    get {_storage._zeroStreakWeeks}
+    set {_uniqueStorage()._zeroStreakWeeks = newValue}
+  }
 
   /// 70
-  public var cultivationMaxScore: Double = 0
+  public var cultivationMaxScore: Double {
+    get {_storage._cultivationMaxScore}
+    set {_uniqueStorage()._cultivationMaxScore = newValue}
+  }
 
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createdAt = newValue}
+    get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createdAt = newValue}
   }
   /// Returns true if `createdAt` has been explicitly set.
-  public var hasCreatedAt: Bool {self._createdAt != nil}
+  public var hasCreatedAt: Bool {_storage._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCreatedAt() {self._createdAt = nil}
+  public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
 
-  public var createdBy: String = String()
+  public var createdBy: String {
+    get {_storage._createdBy}
+    set {_uniqueStorage()._createdBy = newValue}
+  }
 
-  public var reason: String = String()
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
+
+  /// 0.2: the top fifth by score is recommended
+  public var recommendationTopShare: Double {
+    get {_storage._recommendationTopShare}
+    set {_uniqueStorage()._recommendationTopShare = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Fieldwork_V1_GetModelConfigRequest: Sendable {
@@ -443,35 +491,29 @@ public nonisolated struct Fieldwork_V1_GetModelConfigRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fieldwork_V1_UpdateModelConfigRequest: @unchecked Sendable {
+public nonisolated struct Fieldwork_V1_UpdateModelConfigRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var requestID: String {
-    get {_storage._requestID}
-    set {_uniqueStorage()._requestID = newValue}
-  }
+  public var requestID: String = String()
 
   public var config: Fieldwork_V1_ModelConfig {
-    get {_storage._config ?? Fieldwork_V1_ModelConfig()}
-    set {_uniqueStorage()._config = newValue}
+    get {_config ?? Fieldwork_V1_ModelConfig()}
+    set {_config = newValue}
   }
   /// Returns true if `config` has been explicitly set.
-  public var hasConfig: Bool {_storage._config != nil}
+  public var hasConfig: Bool {self._config != nil}
   /// Clears the value of `config`. Subsequent reads from it will return its default value.
-  public mutating func clearConfig() {_uniqueStorage()._config = nil}
+  public mutating func clearConfig() {self._config = nil}
 
-  public var reason: String {
-    get {_storage._reason}
-    set {_uniqueStorage()._reason = newValue}
-  }
+  public var reason: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _config: Fieldwork_V1_ModelConfig? = nil
 }
 
 public nonisolated struct Fieldwork_V1_ListModelVersionsRequest: Sendable {
@@ -980,9 +1022,34 @@ public nonisolated struct Fieldwork_V1_EffectivenessReportResponse: Sendable {
 
   public var differencePp: Double = 0
 
+  /// the run whose recommendations form the cohort
+  public var cohortRunID: String = String()
+
+  public var cohortAsOf: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_cohortAsOf ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_cohortAsOf = newValue}
+  }
+  /// Returns true if `cohortAsOf` has been explicitly set.
+  public var hasCohortAsOf: Bool {self._cohortAsOf != nil}
+  /// Clears the value of `cohortAsOf`. Subsequent reads from it will return its default value.
+  public mutating func clearCohortAsOf() {self._cohortAsOf = nil}
+
+  /// conversions counted up to here (cohort + months, or now)
+  public var windowEnd: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_windowEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_windowEnd = newValue}
+  }
+  /// Returns true if `windowEnd` has been explicitly set.
+  public var hasWindowEnd: Bool {self._windowEnd != nil}
+  /// Clears the value of `windowEnd`. Subsequent reads from it will return its default value.
+  public mutating func clearWindowEnd() {self._windowEnd = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _cohortAsOf: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _windowEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Fieldwork_V1_HardIndicator: Sendable {
@@ -1859,103 +1926,174 @@ nonisolated extension Fieldwork_V1_RecordPaymentRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Fieldwork_V1_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}weight_purchases\0\u{3}weight_trials\0\u{3}weight_academic\0\u{3}window_months\0\u{3}purchases_full_percentile\0\u{3}trials_full_marks\0\u{3}academic_full_marks\0\u{3}grade_a_min\0\u{3}grade_b_min\0\u{3}zero_streak_weeks\0\u{3}cultivation_max_score\0\u{3}created_at\0\u{3}created_by\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}weight_purchases\0\u{3}weight_trials\0\u{3}weight_academic\0\u{3}window_months\0\u{3}purchases_full_percentile\0\u{3}trials_full_marks\0\u{3}academic_full_marks\0\u{3}grade_a_min\0\u{3}grade_b_min\0\u{3}zero_streak_weeks\0\u{3}cultivation_max_score\0\u{3}created_at\0\u{3}created_by\0\u{1}reason\0\u{3}recommendation_top_share\0")
+
+  fileprivate class _StorageClass {
+    var _version: Int32 = 0
+    var _weightPurchases: Double = 0
+    var _weightTrials: Double = 0
+    var _weightAcademic: Double = 0
+    var _windowMonths: Int32 = 0
+    var _purchasesFullPercentile: Double = 0
+    var _trialsFullMarks: Int32 = 0
+    var _academicFullMarks: Int32 = 0
+    var _gradeAMin: Double = 0
+    var _gradeBMin: Double = 0
+    var _zeroStreakWeeks: Int32 = 0
+    var _cultivationMaxScore: Double = 0
+    var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _createdBy: String = String()
+    var _reason: String = String()
+    var _recommendationTopShare: Double = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _version = source._version
+      _weightPurchases = source._weightPurchases
+      _weightTrials = source._weightTrials
+      _weightAcademic = source._weightAcademic
+      _windowMonths = source._windowMonths
+      _purchasesFullPercentile = source._purchasesFullPercentile
+      _trialsFullMarks = source._trialsFullMarks
+      _academicFullMarks = source._academicFullMarks
+      _gradeAMin = source._gradeAMin
+      _gradeBMin = source._gradeBMin
+      _zeroStreakWeeks = source._zeroStreakWeeks
+      _cultivationMaxScore = source._cultivationMaxScore
+      _createdAt = source._createdAt
+      _createdBy = source._createdBy
+      _reason = source._reason
+      _recommendationTopShare = source._recommendationTopShare
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt32Field(value: &self.version) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.weightPurchases) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.weightTrials) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.weightAcademic) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.windowMonths) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.purchasesFullPercentile) }()
-      case 7: try { try decoder.decodeSingularInt32Field(value: &self.trialsFullMarks) }()
-      case 8: try { try decoder.decodeSingularInt32Field(value: &self.academicFullMarks) }()
-      case 9: try { try decoder.decodeSingularDoubleField(value: &self.gradeAMin) }()
-      case 10: try { try decoder.decodeSingularDoubleField(value: &self.gradeBMin) }()
-      case 11: try { try decoder.decodeSingularInt32Field(value: &self.zeroStreakWeeks) }()
-      case 12: try { try decoder.decodeSingularDoubleField(value: &self.cultivationMaxScore) }()
-      case 13: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
-      case 15: try { try decoder.decodeSingularStringField(value: &self.reason) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt32Field(value: &_storage._version) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._weightPurchases) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._weightTrials) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._weightAcademic) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._windowMonths) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._purchasesFullPercentile) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._trialsFullMarks) }()
+        case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._academicFullMarks) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._gradeAMin) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._gradeBMin) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._zeroStreakWeeks) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._cultivationMaxScore) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._createdBy) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._recommendationTopShare) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.version != 0 {
-      try visitor.visitSingularInt32Field(value: self.version, fieldNumber: 1)
-    }
-    if self.weightPurchases.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.weightPurchases, fieldNumber: 2)
-    }
-    if self.weightTrials.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.weightTrials, fieldNumber: 3)
-    }
-    if self.weightAcademic.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.weightAcademic, fieldNumber: 4)
-    }
-    if self.windowMonths != 0 {
-      try visitor.visitSingularInt32Field(value: self.windowMonths, fieldNumber: 5)
-    }
-    if self.purchasesFullPercentile.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.purchasesFullPercentile, fieldNumber: 6)
-    }
-    if self.trialsFullMarks != 0 {
-      try visitor.visitSingularInt32Field(value: self.trialsFullMarks, fieldNumber: 7)
-    }
-    if self.academicFullMarks != 0 {
-      try visitor.visitSingularInt32Field(value: self.academicFullMarks, fieldNumber: 8)
-    }
-    if self.gradeAMin.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.gradeAMin, fieldNumber: 9)
-    }
-    if self.gradeBMin.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.gradeBMin, fieldNumber: 10)
-    }
-    if self.zeroStreakWeeks != 0 {
-      try visitor.visitSingularInt32Field(value: self.zeroStreakWeeks, fieldNumber: 11)
-    }
-    if self.cultivationMaxScore.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.cultivationMaxScore, fieldNumber: 12)
-    }
-    try { if let v = self._createdAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    } }()
-    if !self.createdBy.isEmpty {
-      try visitor.visitSingularStringField(value: self.createdBy, fieldNumber: 14)
-    }
-    if !self.reason.isEmpty {
-      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._version != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._version, fieldNumber: 1)
+      }
+      if _storage._weightPurchases.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._weightPurchases, fieldNumber: 2)
+      }
+      if _storage._weightTrials.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._weightTrials, fieldNumber: 3)
+      }
+      if _storage._weightAcademic.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._weightAcademic, fieldNumber: 4)
+      }
+      if _storage._windowMonths != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._windowMonths, fieldNumber: 5)
+      }
+      if _storage._purchasesFullPercentile.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._purchasesFullPercentile, fieldNumber: 6)
+      }
+      if _storage._trialsFullMarks != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._trialsFullMarks, fieldNumber: 7)
+      }
+      if _storage._academicFullMarks != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._academicFullMarks, fieldNumber: 8)
+      }
+      if _storage._gradeAMin.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._gradeAMin, fieldNumber: 9)
+      }
+      if _storage._gradeBMin.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._gradeBMin, fieldNumber: 10)
+      }
+      if _storage._zeroStreakWeeks != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._zeroStreakWeeks, fieldNumber: 11)
+      }
+      if _storage._cultivationMaxScore.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._cultivationMaxScore, fieldNumber: 12)
+      }
+      try { if let v = _storage._createdAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if !_storage._createdBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._createdBy, fieldNumber: 14)
+      }
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 15)
+      }
+      if _storage._recommendationTopShare.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._recommendationTopShare, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fieldwork_V1_ModelConfig, rhs: Fieldwork_V1_ModelConfig) -> Bool {
-    if lhs.version != rhs.version {return false}
-    if lhs.weightPurchases != rhs.weightPurchases {return false}
-    if lhs.weightTrials != rhs.weightTrials {return false}
-    if lhs.weightAcademic != rhs.weightAcademic {return false}
-    if lhs.windowMonths != rhs.windowMonths {return false}
-    if lhs.purchasesFullPercentile != rhs.purchasesFullPercentile {return false}
-    if lhs.trialsFullMarks != rhs.trialsFullMarks {return false}
-    if lhs.academicFullMarks != rhs.academicFullMarks {return false}
-    if lhs.gradeAMin != rhs.gradeAMin {return false}
-    if lhs.gradeBMin != rhs.gradeBMin {return false}
-    if lhs.zeroStreakWeeks != rhs.zeroStreakWeeks {return false}
-    if lhs.cultivationMaxScore != rhs.cultivationMaxScore {return false}
-    if lhs._createdAt != rhs._createdAt {return false}
-    if lhs.createdBy != rhs.createdBy {return false}
-    if lhs.reason != rhs.reason {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._weightPurchases != rhs_storage._weightPurchases {return false}
+        if _storage._weightTrials != rhs_storage._weightTrials {return false}
+        if _storage._weightAcademic != rhs_storage._weightAcademic {return false}
+        if _storage._windowMonths != rhs_storage._windowMonths {return false}
+        if _storage._purchasesFullPercentile != rhs_storage._purchasesFullPercentile {return false}
+        if _storage._trialsFullMarks != rhs_storage._trialsFullMarks {return false}
+        if _storage._academicFullMarks != rhs_storage._academicFullMarks {return false}
+        if _storage._gradeAMin != rhs_storage._gradeAMin {return false}
+        if _storage._gradeBMin != rhs_storage._gradeBMin {return false}
+        if _storage._zeroStreakWeeks != rhs_storage._zeroStreakWeeks {return false}
+        if _storage._cultivationMaxScore != rhs_storage._cultivationMaxScore {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._createdBy != rhs_storage._createdBy {return false}
+        if _storage._reason != rhs_storage._reason {return false}
+        if _storage._recommendationTopShare != rhs_storage._recommendationTopShare {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1995,81 +2133,41 @@ nonisolated extension Fieldwork_V1_UpdateModelConfigRequest: SwiftProtobuf.Messa
   public static let protoMessageName: String = _protobuf_package + ".UpdateModelConfigRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}config\0\u{1}reason\0")
 
-  fileprivate class _StorageClass {
-    var _requestID: String = String()
-    var _config: Fieldwork_V1_ModelConfig? = nil
-    var _reason: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _requestID = source._requestID
-      _config = source._config
-      _reason = source._reason
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._config) }()
-        case 3: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._config) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._requestID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
-      }
-      try { if let v = _storage._config {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-      if !_storage._reason.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 3)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try { if let v = self._config {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fieldwork_V1_UpdateModelConfigRequest, rhs: Fieldwork_V1_UpdateModelConfigRequest) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._requestID != rhs_storage._requestID {return false}
-        if _storage._config != rhs_storage._config {return false}
-        if _storage._reason != rhs_storage._reason {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs._config != rhs._config {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2907,7 +3005,7 @@ nonisolated extension Fieldwork_V1_EffectivenessReportRequest: SwiftProtobuf.Mes
 
 nonisolated extension Fieldwork_V1_EffectivenessReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EffectivenessReportResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recommended\0\u{3}recommended_converted\0\u{3}recommended_rate\0\u{1}others\0\u{3}others_converted\0\u{3}others_rate\0\u{3}difference_pp\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recommended\0\u{3}recommended_converted\0\u{3}recommended_rate\0\u{1}others\0\u{3}others_converted\0\u{3}others_rate\0\u{3}difference_pp\0\u{3}cohort_run_id\0\u{3}cohort_as_of\0\u{3}window_end\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2922,12 +3020,19 @@ nonisolated extension Fieldwork_V1_EffectivenessReportResponse: SwiftProtobuf.Me
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.othersConverted) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.othersRate) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.differencePp) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.cohortRunID) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._cohortAsOf) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._windowEnd) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.recommended != 0 {
       try visitor.visitSingularInt32Field(value: self.recommended, fieldNumber: 1)
     }
@@ -2949,6 +3054,15 @@ nonisolated extension Fieldwork_V1_EffectivenessReportResponse: SwiftProtobuf.Me
     if self.differencePp.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.differencePp, fieldNumber: 7)
     }
+    if !self.cohortRunID.isEmpty {
+      try visitor.visitSingularStringField(value: self.cohortRunID, fieldNumber: 8)
+    }
+    try { if let v = self._cohortAsOf {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._windowEnd {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2960,6 +3074,9 @@ nonisolated extension Fieldwork_V1_EffectivenessReportResponse: SwiftProtobuf.Me
     if lhs.othersConverted != rhs.othersConverted {return false}
     if lhs.othersRate != rhs.othersRate {return false}
     if lhs.differencePp != rhs.differencePp {return false}
+    if lhs.cohortRunID != rhs.cohortRunID {return false}
+    if lhs._cohortAsOf != rhs._cohortAsOf {return false}
+    if lhs._windowEnd != rhs._windowEnd {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
