@@ -17,24 +17,15 @@ public struct ZeroActivityStreak: Sendable, Equatable {
     }
 
     /// The streak as of `day`, or nil when it is shorter than `minimumWeeks`.
-    public static func asOf(
-        _ day: LocalDate, lastActivity: LocalDate?, windowStart: LocalDate, minimumWeeks: Int, calendar: BusinessCalendar
-    ) -> ZeroActivityStreak? {
-        let thisWeek = monday(of: day, calendar: calendar)
-        let start = lastActivity.map { calendar.adding(days: 7, to: monday(of: $0, calendar: calendar)) }
-            ?? monday(of: windowStart, calendar: calendar)
-        let days = daysBetween(start, thisWeek, calendar: calendar)
+    /// Days are the business calendar's local days; only their order matters here.
+    public static func asOf(_ day: LocalDate, lastActivity: LocalDate?, windowStart: LocalDate, minimumWeeks: Int) -> ZeroActivityStreak? {
+        let thisWeek = monday(of: day)
+        let start = lastActivity.map { monday(of: $0).adding(days: 7) } ?? monday(of: windowStart)
+        let days = thisWeek.dayNumber - start.dayNumber
         guard days > 0 else { return nil }
         let weeks = days / 7
         return weeks >= minimumWeeks ? ZeroActivityStreak(start: start, weeks: weeks) : nil
     }
 
-    static func monday(of day: LocalDate, calendar: BusinessCalendar) -> LocalDate {
-        let weekday = calendar.isoWeekday(of: calendar.instant(day, hour: 12))
-        return calendar.adding(days: 1 - weekday, to: day)
-    }
-
-    static func daysBetween(_ from: LocalDate, _ to: LocalDate, calendar: BusinessCalendar) -> Int {
-        Int((calendar.instant(to, hour: 12).timeIntervalSince(calendar.instant(from, hour: 12)) / 86_400).rounded())
-    }
+    static func monday(of day: LocalDate) -> LocalDate { day.adding(days: 1 - day.isoWeekday) }
 }

@@ -34,3 +34,27 @@ import Testing
         #expect(LocalDate(year: 2026, month: 3, day: 5).compact == "20260305")
     }
 }
+
+@Suite struct LocalDateArithmeticTests {
+    @Test func dayNumbersRoundTripAndCountFromTheEpoch() {
+        #expect(LocalDate(year: 1970, month: 1, day: 1).dayNumber == 0)
+        #expect(LocalDate(year: 2000, month: 3, day: 1).dayNumber == 11_017)
+        #expect(LocalDate(year: 1969, month: 12, day: 31).dayNumber == -1)
+        var day = LocalDate(year: 1999, month: 12, day: 25)
+        for _ in 0..<800 {   // across 2000-02-29 and a year end
+            let next = day.adding(days: 1)
+            #expect(next.dayNumber == day.dayNumber + 1 && next.isValid && LocalDate(dayNumber: next.dayNumber) == next)
+            day = next
+        }
+        #expect(LocalDate(year: 2024, month: 2, day: 28).adding(days: 1) == LocalDate(year: 2024, month: 2, day: 29))
+        #expect(LocalDate(year: 2100, month: 2, day: 28).adding(days: 1) == LocalDate(year: 2100, month: 3, day: 1))
+    }
+
+    @Test func weekdaysAndValidityNeedNoFoundationCalendar() {
+        #expect(LocalDate(year: 2026, month: 11, day: 23).isoWeekday == 1)   // a Monday
+        #expect(LocalDate(year: 2026, month: 11, day: 29).isoWeekday == 7)
+        #expect(LocalDate(year: 1969, month: 12, day: 29).isoWeekday == 1)
+        #expect(!LocalDate(year: 2026, month: 2, day: 29).isValid && LocalDate(year: 2028, month: 2, day: 29).isValid)
+        #expect(!LocalDate(year: 2026, month: 4, day: 31).isValid && !LocalDate(year: 2026, month: 13, day: 1).isValid)
+    }
+}

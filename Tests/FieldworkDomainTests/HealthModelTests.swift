@@ -52,26 +52,25 @@ import Testing
 }
 
 @Suite struct ZeroActivityStreakTests {
-    let calendar = BusinessCalendar(timeZoneIdentifier: "Asia/Shanghai")!
     func day(_ text: String) -> LocalDate { LocalDate(iso: text)! }
 
     @Test func twoCompletedWeeksWithoutActivityMakeAStreak() {
         // Thursday 2026-11-26; its week began Monday 2026-11-23.
         let run = day("2026-11-26"), window = day("2026-08-26")
         // Last purchase on Wednesday 2026-11-04: the streak began Monday 11-09; weeks 11-09 and 11-16 are complete.
-        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-04"), windowStart: window, minimumWeeks: 2, calendar: calendar)
+        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-04"), windowStart: window, minimumWeeks: 2)
                 == ZeroActivityStreak(start: day("2026-11-09"), weeks: 2))
         // Activity in the week of 11-09: only one complete empty week (11-16).
-        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-15"), windowStart: window, minimumWeeks: 2, calendar: calendar) == nil)
-        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-15"), windowStart: window, minimumWeeks: 1, calendar: calendar)
+        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-15"), windowStart: window, minimumWeeks: 2) == nil)
+        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-15"), windowStart: window, minimumWeeks: 1)
                 == ZeroActivityStreak(start: day("2026-11-16"), weeks: 1))
         // Activity this week: no streak, whatever the threshold.
-        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-23"), windowStart: window, minimumWeeks: 1, calendar: calendar) == nil)
+        #expect(ZeroActivityStreak.asOf(run, lastActivity: day("2026-11-23"), windowStart: window, minimumWeeks: 1) == nil)
         // Never any activity: the streak runs from the window's first week (Monday 2026-08-24) — 13 complete weeks.
-        #expect(ZeroActivityStreak.asOf(run, lastActivity: nil, windowStart: window, minimumWeeks: 2, calendar: calendar)
+        #expect(ZeroActivityStreak.asOf(run, lastActivity: nil, windowStart: window, minimumWeeks: 2)
                 == ZeroActivityStreak(start: day("2026-08-24"), weeks: 13))
         // The same streak seen a week later has the same start: it is one streak, raised once.
-        #expect(ZeroActivityStreak.asOf(day("2026-12-03"), lastActivity: day("2026-11-04"), windowStart: window, minimumWeeks: 2, calendar: calendar)?.start
+        #expect(ZeroActivityStreak.asOf(day("2026-12-03"), lastActivity: day("2026-11-04"), windowStart: window, minimumWeeks: 2)?.start
                 == day("2026-11-09"))
     }
 }

@@ -26,7 +26,7 @@ bench_build fieldwork-scoring fieldwork-bench-scoring
 # The 02:00 run is pushed out of the way; the benchmark starts it by RunJob.
 FIELDWORK_SCORING_DATABASE_URL=postgres://fieldwork_scoring:bench-password@127.0.0.1:$pg_port/fieldwork_scoring \
 FIELDWORK_SCORING_DATABASE_POOL_SIZE=32 FIELDWORK_SCORING_PORT=$port FIELDWORK_SCORING_METRICS_PORT=-1 \
-FIELDWORK_SCORING_JWT_SECRET=$secret FIELDWORK_SCORING_LOG_LEVEL=warning \
+FIELDWORK_SCORING_JWT_SECRET=$secret FIELDWORK_SCORING_LOG_LEVEL=info \
 FIELDWORK_SCORING_SUBSCRIBERS=notifications=127.0.0.1:9 \
   "$bin/fieldwork-scoring" >/tmp/fieldwork-bench-scoring.log 2>&1 &
 pid=$!
@@ -90,9 +90,30 @@ floor_once() {
   t1=$(date +%s.%N)
   awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", e - s }'
 }
+# The run's own component query (sums, counts and each component's last active
+# day for the zero streaks), timed the same way: the SQL share of the run.
+service_sql="WITH bounds AS (SELECT (current_date - make_interval(months => 3))::date AS start, current_date AS stop)
+SELECT c.id, coalesce(p.amount, 0), coalesce(t.n, 0), coalesce(a.n, 0),
+       coalesce(p.last, (SELECT max(day) FROM purchases x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+       coalesce(t.last, (SELECT max(day) FROM trials x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+       coalesce(a.last, (SELECT max(day) FROM academic_participations x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+       bounds.start::text
+FROM directory_customers c CROSS JOIN bounds
+LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount, max(day) AS last FROM purchases, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) p ON p.customer_id = c.id
+LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM trials, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) t ON t.customer_id = c.id
+LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM academic_participations, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) a ON a.customer_id = c.id
+ORDER BY c.id"
+time_sql() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  sql -Atc "$1" > /dev/null
+  t1=$(date +%s.%N)
+  awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", e - s }'
+}
 floor_once > /dev/null   # warm the cache, as the service's run will find it
 floor_a=$(floor_once)
 echo "floor (hand-written SQL, all $customers customers' components, rows sent to the client): $floor_a s"
+echo "the run's component query alone (psql): $(time_sql "$service_sql") s"
 
 hwm() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }
@@ -100,6 +121,7 @@ before_hwm=$(hwm)
 run=$("$bin/fieldwork-bench-scoring" --target 127.0.0.1:$port --secret "$secret" --phase run --customers "$customers")
 echo "$run"
 after_hwm=$(hwm)
+echo "run phases (ms, from the service log): $(grep -o 'phases_ms=[^]]*\]*' /tmp/fieldwork-bench-scoring.log | tail -1 | sed 's/^phases_ms=//')"
 floor_b=$(floor_once)
 echo "floor again after the run: $floor_b s"
 run_s=$(echo "$run" | sed -n 's/^bench-scoring run s: \([0-9.]*\)/\1/p')

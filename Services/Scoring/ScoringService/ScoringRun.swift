@@ -36,38 +36,57 @@ extension ScoringService {
         }
         let model = HealthModel(current)
         let day = environment.calendar.day(of: asOf).description
+        var phases = RunPhases()
         // Activity in (day − window, day], per customer of the directory copy: one
         // aggregate per fact table, joined — the shape of the hand-written floor query
-        // the benchmark compares against. Facts stay in PostgreSQL; only the sums come back.
+        // the benchmark compares against. Facts stay in PostgreSQL; only the sums come
+        // back, with each component's last active day for the zero streaks (looked up
+        // by index before the window only for the rare customer idle all through it).
+        guard let today = LocalDate(iso: day) else { throw DomainError.failedPrecondition("run day \(day) is not a date") }
         var customers: [(id: String, activity: HealthModel.Activity)] = []
-        for try await (id, purchases, trials, academic) in try await connection.query(
+        var streaks: [Streak] = []
+        for try await (id, purchases, trials, academic, lastPurchase, lastTrial, lastAcademic, windowStart) in try await connection.query(
             """
             WITH bounds AS (SELECT (\(day)::date - make_interval(months => \(Int32(model.windowMonths))))::date AS start, \(day)::date AS stop)
-            SELECT c.id, coalesce(p.amount, 0)::int8, coalesce(t.n, 0)::int8, coalesce(a.n, 0)::int8
-            FROM directory_customers c
-            LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount FROM purchases, bounds
+            SELECT c.id, coalesce(p.amount, 0)::int8, coalesce(t.n, 0)::int8, coalesce(a.n, 0)::int8,
+                   coalesce(p.last, (SELECT max(day) FROM purchases x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+                   coalesce(t.last, (SELECT max(day) FROM trials x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+                   coalesce(a.last, (SELECT max(day) FROM academic_participations x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
+                   bounds.start::text
+            FROM directory_customers c CROSS JOIN bounds
+            LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount, max(day) AS last FROM purchases, bounds
                        WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) p ON p.customer_id = c.id
-            LEFT JOIN (SELECT customer_id, count(*) AS n FROM trials, bounds
+            LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM trials, bounds
                        WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) t ON t.customer_id = c.id
-            LEFT JOIN (SELECT customer_id, count(*) AS n FROM academic_participations, bounds
+            LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM academic_participations, bounds
                        WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) a ON a.customer_id = c.id
             ORDER BY c.id
             """, logger: environment.logger
-        ).decode((String, Int64, Int64, Int64).self) {
+        ).decode((String, Int64, Int64, Int64, String?, String?, String?, String).self) {
             customers.append((id, HealthModel.Activity(purchasesFen: purchases, trials: Int(trials), academic: Int(academic))))
+            let windowStart = LocalDate(iso: windowStart) ?? today
+            for (component, last) in [("P", lastPurchase), ("T", lastTrial), ("A", lastAcademic)] {
+                if let streak = ZeroActivityStreak.asOf(
+                    today, lastActivity: last.flatMap(LocalDate.init(iso:)), windowStart: windowStart, minimumWeeks: model.zeroStreakWeeks)
+                {
+                    streaks.append(Streak(customer: id, component: component, streak: streak))
+                }
+            }
         }
+        phases.end("components")
         let fullMark = model.purchasesFullMark(activeAmounts: customers.map(\.activity.purchasesFen))
         let results = customers.map { (id: $0.id, result: model.score($0.activity, purchasesFullMark: fullMark)) }
         let hints = results.filter { model.isCultivationHint($0.result) }.count
         let runID = UUID()
-        let streaks = try await zeroStreaks(day: day, windowMonths: model.windowMonths, minimumWeeks: model.zeroStreakWeeks, on: connection)
+        phases.end("score")
         try await connection.query(
             """
             INSERT INTO scoring_runs (id, as_of, model_version, customers_scored, purchases_p90_fen, hints, created_at)
             VALUES (\(runID), \(asOf), \(Int(current.version)), \(results.count), \(Int64(fullMark.rounded())), \(hints), \(environment.clock.now()))
             """, logger: environment.logger)
         if !results.isEmpty {
-            let warned = results.map { result in streaks.filter { $0.customer == result.id }.map(\.component).sorted().joined(separator: ",") }
+            let components = Dictionary(grouping: streaks, by: \.customer)
+            let warned = results.map { result in (components[result.id] ?? []).map(\.component).sorted().joined(separator: ",") }
             try await connection.query(
                 """
                 INSERT INTO customer_health (run_id, customer_id, as_of, score, purchases, trials, academic, grade, model_version, cultivation_hint, warnings)
@@ -78,11 +97,18 @@ extension ScoringService {
                      AS x (c, s, p, t, a, g, h, w)
                 """, logger: environment.logger)
         }
+        phases.end("store")
         let recommended = try await recommend(
             Recommendations.pick(results.map { (customer: $0.id, result: $0.result) }, model: model), scores: results, runID: runID, asOf: asOf,
             day: day, on: connection)
+        phases.end("recommend")
         let raised = try await raiseWarnings(streaks, runID: runID, at: asOf, on: connection)
+        phases.end("warnings")
         try await evaluatePaymentCycleDrift(asOf: asOf, on: connection)
+        phases.end("drift")
+        environment.logger.info("scoring run", metadata: [
+            "customers": "\(results.count)", "warnings": "\(raised)", "recommendations": "\(recommended)", "phases_ms": "\(phases.summary)",
+        ])
         try await connection.query(
             "UPDATE scoring_runs SET warnings_raised = \(raised), recommendations = \(recommended) WHERE id = \(runID)", logger: environment.logger)
         try await environment.audit(
@@ -127,37 +153,25 @@ extension ScoringService {
         return count
     }
 
+    /// Where a run spends its time, for the log: "components=3650 score=40 …".
+    struct RunPhases {
+        private var last = ContinuousClock.now
+        private var parts: [String] = []
+
+        mutating func end(_ phase: String) {
+            let now = ContinuousClock.now
+            let ms = (now - last).components
+            parts.append("\(phase)=\(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000)")
+            last = now
+        }
+
+        var summary: String { parts.joined(separator: " ") }
+    }
+
     struct Streak: Sendable {
         var customer: String
         var component: String   // P, T or A
         var streak: ZeroActivityStreak
-    }
-
-    /// Every customer's zero-activity streaks as of `day`, per component.
-    private func zeroStreaks(day: String, windowMonths: Int, minimumWeeks: Int, on connection: PostgresConnection) async throws -> [Streak] {
-        let calendar = environment.calendar
-        guard let today = LocalDate(iso: day) else { return [] }
-        var streaks: [Streak] = []
-        for try await (customer, purchase, trial, academic, windowStart) in try await connection.query(
-            """
-            SELECT c.id,
-                   (SELECT max(day)::text FROM purchases p WHERE p.customer_id = c.id AND p.day <= \(day)::date),
-                   (SELECT max(day)::text FROM trials t WHERE t.customer_id = c.id AND t.day <= \(day)::date),
-                   (SELECT max(day)::text FROM academic_participations a WHERE a.customer_id = c.id AND a.day <= \(day)::date),
-                   ((\(day)::date - make_interval(months => \(Int32(windowMonths))))::date)::text
-            FROM directory_customers c ORDER BY c.id
-            """, logger: environment.logger
-        ).decode((String, String?, String?, String?, String).self) {
-            for (component, last) in [("P", purchase), ("T", trial), ("A", academic)] {
-                if let streak = ZeroActivityStreak.asOf(
-                    today, lastActivity: last.flatMap(LocalDate.init(iso:)), windowStart: LocalDate(iso: windowStart) ?? today,
-                    minimumWeeks: minimumWeeks, calendar: calendar)
-                {
-                    streaks.append(Streak(customer: customer, component: component, streak: streak))
-                }
-            }
-        }
-        return streaks
     }
 
     /// Raises a red warning for each streak not raised before, to the owning rep
@@ -281,3 +295,4 @@ extension ScoringService {
         return lines
     }
 }
+
