@@ -174,7 +174,7 @@ struct Effectiveness: AsyncParsableCommand {
             try options.print(report) {
                 "cohort run \(report.cohortRunID) as of \(timestamp(report.cohortAsOf)), conversions up to \(timestamp(report.windowEnd)) "
                     + "(customer × product line pairs)\n"
-                    + table(["", "pairs", "converted", "rate"], [
+                    + table(["customers", "pairs", "converted", "rate"], [
                         ["recommended", String(report.recommended), String(report.recommendedConverted), String(format: "%.1f %%", report.recommendedRate)],
                         ["others", String(report.others), String(report.othersConverted), String(format: "%.1f %%", report.othersRate)],
                     ])

@@ -99,6 +99,11 @@ public struct BusinessCalendar: Sendable {
         calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute))!
     }
 
+    /// The same local time `months` calendar months later (clamped to the month's end).
+    public func adding(months: Int, to instant: Date) -> Date {
+        calendar.date(byAdding: .month, value: months, to: instant) ?? instant
+    }
+
     public func adding(days: Int, to day: LocalDate) -> LocalDate {
         self.day(of: calendar.date(byAdding: .day, value: days, to: instant(day, hour: 12))!)
     }

@@ -159,8 +159,13 @@ public enum FactRecord: Sendable, Equatable {
         for sign in ["¥", "￥", "CNY", "RMB"] where digits.hasPrefix(sign) {
             digits = String(digits.dropFirst(sign.count)).trimmingCharacters(in: .whitespaces)
         }
-        digits = digits.replacingOccurrences(of: ",", with: "")
-        let halves = digits.split(separator: ".", omittingEmptySubsequences: false)
+        var halves = digits.split(separator: ".", omittingEmptySubsequences: false)
+        if halves.count >= 1, halves[0].contains(",") {
+            // Thousands separators only: "68,000", never "1,5".
+            let groups = halves[0].split(separator: ",", omittingEmptySubsequences: false)
+            guard (1...3).contains(groups[0].count), groups.dropFirst().allSatisfy({ $0.count == 3 }) else { return nil }
+            halves[0] = Substring(groups.joined())
+        }
         guard (1...2).contains(halves.count), !halves[0].isEmpty, halves[0].count <= 13, halves[0].allSatisfy(\.isASCII),
               let yuan = Int64(halves[0]), yuan >= 0 else { return nil }
         var cents: Int64 = 0

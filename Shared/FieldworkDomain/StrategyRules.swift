@@ -55,6 +55,10 @@ public struct StrategyRule: Sendable, Equatable, Codable {
             throw DomainError.invalidArgument(
                 field: "rule.action.notify_roles", message: "'\(role)' is not one of \(Self.subjectRoles.sorted().joined(separator: ", "))")
         }
+        if condition == .zeroStreak, let role = notifyRoles.first(where: { $0 != "rep" && $0 != "manager" }) {
+            throw DomainError.invalidArgument(
+                field: "rule.action.notify_roles", message: "'\(role)': a red warning goes to the customer's rep and manager (and named persons)")
+        }
         guard notifyPersonIDs.count <= 50, notifyPersonIDs.allSatisfy({ !$0.isEmpty && $0.count <= 64 }) else {
             throw DomainError.invalidArgument(field: "rule.action.notify_person_ids", message: "at most 50 ids of at most 64 characters")
         }
@@ -147,7 +151,7 @@ public enum StrategyCondition: String, Sendable, Codable, CaseIterable {
         switch self {
         case .stalledCustomer:
             try integer("visits", 1...50)
-            if let stage = parameters["stage"], FunnelProgress.index(of: stage) == nil || stage == "LOST" {
+            if let stage = parameters["stage"], FunnelProgress.index(of: stage) == nil || FunnelProgress.index(of: stage) == FunnelProgress.index(of: "LOST") {
                 throw DomainError.invalidArgument(field: "\(field).stage", message: "must be one of \(FunnelProgress.stages.dropLast().joined(separator: ", "))")
             }
         case .paymentCycleDrift:

@@ -20,7 +20,8 @@ import Testing
         #expect(FactRecord.fen("68,000.5") == 6_800_050)
         #expect(FactRecord.fen("¥ 1,234.56") == 123_456)
         #expect(FactRecord.fen("￥12.05") == 1_205)
-        for bad in ["", "-5", "1.234", "12.", "abc", "1e5", "１２", "99999999999999"] { #expect(FactRecord.fen(bad) == nil, "\(bad)") }
+        #expect(FactRecord.fen("1,234,567") == 123_456_700)
+        for bad in ["", "-5", "1.234", "12.", "abc", "1e5", "１２", "99999999999999", "1,5", "12,34,567", ",000"] { #expect(FactRecord.fen(bad) == nil, "\(bad)") }
     }
 
     @Test func datesAcceptDashesSlashesAndDots() {

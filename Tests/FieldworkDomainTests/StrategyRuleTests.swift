@@ -79,6 +79,7 @@ import Testing
             ("rule.parameters.visits", { $0.parameters["visits"] = "three" }),
             ("rule.parameters.weeks", { $0.parameters["weeks"] = "2" }),
             ("rule.parameters.stage", { $0.parameters["stage"] = "LOST" }),
+            ("rule.parameters.stage", { $0.parameters["stage"] = "lost" }),
             ("rule.action.notify_roles", { $0.notifyRoles = ["ceo"] }),
             ("rule.action", { $0.notifyRoles = []; $0.notifyPersonIDs = [] }),
             ("rule.action.template", { $0.template = "{customer_name} {amount}" }),
@@ -98,6 +99,13 @@ import Testing
         try components.validate(against: zero)
         components.parameters["components"] = "X"
         #expect(throws: DomainError.self) { try components.validate(against: zero) }
+        // A red warning goes to the customer's rep and manager, plus named persons; not to roles found elsewhere.
+        var directors = zero
+        directors.notifyRoles = ["manager", "director"]
+        #expect(throws: DomainError.invalidArgument(
+            field: "rule.action.notify_roles", message: "'director': a red warning goes to the customer's rep and manager (and named persons)")) {
+            try directors.validate(against: zero)
+        }
         // The default template uses only variables the condition records.
         for rule in StrategyRule.builtIns {
             #expect(TemplateText.placeholders(in: rule.template).allSatisfy { rule.condition.inputNames.contains($0) })

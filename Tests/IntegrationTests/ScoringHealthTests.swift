@@ -203,6 +203,11 @@ import Testing
             #expect(try await run().warningsRaised == 0)
             try await toggle(true)
             #expect(try await run().warningsRaised == 3)   // P, T and A: 浙江省人民医院 has never been active
+            // A week on, the never-active customers' streaks are the same streaks: nothing is raised again.
+            let nextWeek = try await cluster.scoring(story.admin) { client, metadata in
+                try await client.runScoring(.with { $0.asOf = .init(date: Date().addingTimeInterval(8 * 86_400)) }, metadata: metadata)
+            }
+            #expect(nextWeek.warningsRaised == 0)
             let flagged = try await cluster.scoring(story.admin) { client, metadata in
                 try await client.listCustomerHealth(.with { $0.warningsOnly = true; $0.page.pageSize = 100 }, metadata: metadata).customers
             }

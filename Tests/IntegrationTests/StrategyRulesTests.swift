@@ -8,9 +8,10 @@ import Testing
 /// customer → talk-track package) and 8 (payment-cycle drift → director),
 /// each fired once per occurrence and explained by its recorded inputs.
 @Suite(.serialized) struct StrategyRulesTests {
-    /// One visit by E1001 to 浙一 that reaches `stage`; returns its id.
-    func visit(_ story: Story, stage: Fieldwork_V1_FunnelStage = .needsConfirmed) async throws -> String {
-        let visit = try await story.checkIn(at: DemoData.insideZheyi)
+    /// One visit by E1001 to 浙一 (or 浙二) that reaches `stage`; returns its id.
+    func visit(_ story: Story, stage: Fieldwork_V1_FunnelStage = .needsConfirmed, customer: String = "H-ZJ-001") async throws -> String {
+        let location = customer == "H-ZJ-001" ? DemoData.insideZheyi : .with { $0.latitude = 30.2568; $0.longitude = 120.1737; $0.accuracyM = 10 }
+        let visit = try await story.checkIn(at: location, customer: customer)
         let record = { () -> Fieldwork_V1_VisitRecord in
             var record = DemoData.record(surgeryInDays: nil)
             record.stageReached = stage
@@ -80,12 +81,18 @@ import Testing
                 try await client.listAudit(.with { $0.entityType = "rule"; $0.entityID = "stalled_customer" }, metadata: metadata).entries
             }
             #expect(audit.count == 1 && audit.first?.reason == "新品推广期加快干预")
-            let next = [try await visit(story), try await visit(story)]
+            // 浙一's funnel now stands at QUOTED: visits there are not stalled, however many.
+            _ = [try await visit(story), try await visit(story)]
+            try await cluster.eventually("scoring has seen all seven visits") {
+                try cluster.scalar(.scoring, "SELECT count(*) FROM inbox WHERE event_type = 'visits.VisitSubmitted'") == "7"
+            }
+            #expect(try await firings(cluster, story.admin, rule: "stalled_customer").count == 1)
+            let next = [try await visit(story, customer: "H-ZJ-002"), try await visit(story, customer: "H-ZJ-002")]
             try await cluster.eventually("a second stalled-customer firing") {
                 try await firings(cluster, story.admin, rule: "stalled_customer").count == 2
             }
             let second = try #require(try await firings(cluster, story.admin, rule: "stalled_customer").first)
-            #expect(second.ruleVersion == 2 && second.occurrenceKey == "E1001:H-ZJ-001:\(next[0])")
+            #expect(second.ruleVersion == 2 && second.occurrenceKey == "E1001:H-ZJ-002:\(next[0])")
 
             // Why it fired, for a manager; another rep sees neither list nor detail.
             let manager = try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")

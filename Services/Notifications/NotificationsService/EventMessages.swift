@@ -13,7 +13,9 @@ enum EventMessages {
         "workflows.RequestCompleted": ["request_id", "completed_at", "requester_id"],
         "workflows.ApprovalStepPending": ["approval_id", "subject", "step", "approver_id"],
         "workflows.ApprovalDecided": ["approval_id", "outcome_name", "submitter_id"],
-        "scoring.WarningRaised": ["warning_id", "customer_id", "customer_name", "component_name", "weeks", "rep_id", "manager_id"],
+        "scoring.WarningRaised": [
+            "warning_id", "customer_id", "customer_name", "component_name", "weeks", "rep_id", "manager_id", "notify_person_ids",
+        ],
         "scoring.RuleFired": ["firing_id", "rule_id", "rule_name", "message", "content_package", "content_package_line", "notify_person_ids"],
         Send.eventType: ["title", "body", "link"],
     ]
@@ -45,6 +47,7 @@ enum EventMessages {
                 "component_name": ["P": "采购", "T": "新品试用", "A": "学术活动"][warning.component] ?? warning.component,
                 "weeks": String(warning.weeks), "rep_id": warning.notifyPersonIds.first ?? "",
                 "manager_id": warning.notifyPersonIds.dropFirst().first ?? "",
+                "notify_person_ids": warning.notifyPersonIds.joined(separator: ","),
             ]
         case .ruleFired(let firing):
             [

@@ -159,5 +159,11 @@ enum NotificationsMigrations {
             INSERT INTO routes (id, version, event_type, recipients, channels) VALUES
             ('rule-fired-recipients', 1, 'scoring.RuleFired', '{"personIds": ["{notify_person_ids}"]}', '{INBOX}');
             """),
+        Migration(107, "red warnings reach whoever the zero-streak rule names", """
+            -- The rule may name the rep, the manager and further persons: the whole resolved list.
+            INSERT INTO routes (id, version, event_type, recipients, channels)
+            SELECT id, max(version) + 1, 'scoring.WarningRaised', '{"personIds": ["{notify_person_ids}"]}', '{INBOX}'
+            FROM routes WHERE id = 'warning-raised-rep-and-manager' GROUP BY id;
+            """),
     ]
 }

@@ -27,19 +27,22 @@ extension ScoringService {
                 throw DomainError.invalidArgument(field: "contract.customer_id", message: "'\(contract.customerID)' is not a customer in the directory")
             }
             if contract.region.isEmpty { contract.region = customerRegion }
-            if let existing = try await self.contract(contract.id, on: connection) {
-                var asRecorded = existing
-                asRecorded.revisions = []
-                asRecorded.paymentTermsDays = existing.revisions.first.map { $0.fromDays } ?? existing.paymentTermsDays
-                guard asRecorded == contract else { throw DomainError.alreadyExists(entity: "contract with other values", id: contract.id) }
-                return existing   // a replay: nothing changes
-            }
-            try await connection.query(
+            var inserted = false
+            for try await _ in try await connection.query(
                 """
                 INSERT INTO contracts (id, customer_id, region, amount_fen, payment_terms_days, signed, recorded_at)
                 VALUES (\(contract.id), \(contract.customerID), \(contract.region), \(contract.amount.fen), \(Int(contract.paymentTermsDays)),
                         \(signed.description)::date, \(now))
-                """, logger: environment.logger)
+                ON CONFLICT (id) DO NOTHING RETURNING 1
+                """, logger: environment.logger) { inserted = true }
+            if !inserted, let existing = try await self.contract(contract.id, on: connection) {
+                // Recorded before (or by a concurrent call): a replay if the original terms match.
+                var asRecorded = existing
+                asRecorded.revisions = []
+                asRecorded.paymentTermsDays = existing.revisions.first.map { $0.fromDays } ?? existing.paymentTermsDays
+                guard asRecorded == contract else { throw DomainError.alreadyExists(entity: "contract with other values", id: contract.id) }
+                return existing
+            }
             try await environment.audit(
                 AuditRecord(entityType: "contract", entityID: contract.id, action: "record", changes: [
                     .init("customer_id", "", contract.customerID), .init("region", "", contract.region),

@@ -65,14 +65,25 @@ extension ScoringService {
             at: at, on: connection)
     }
 
-    /// Counts one rep's consecutive visits to a customer that stay short of the
-    /// rule's stage and fires *stalled customer* once the streak is long enough.
+    /// Counts one rep's consecutive valid visits to a customer that stay short of
+    /// the rule's stage and fires *stalled customer* once the streak is long
+    /// enough. A customer whose funnel already stands at that stage on some
+    /// product line (from the funnel events) is not stalled: the visit resets it.
     private func visitSubmitted(_ visit: Fieldwork_V1_VisitSubmitted, at: Date, on connection: PostgresConnection) async throws {
+        guard visit.countsTowardPlan else { return }   // void or out of range: not a visit that counts
         let rule = try await strategy.rules(id: "stalled_customer", on: connection).first
         let stage = rule?.rule.parameters["stage"] ?? "QUOTED"
         let threshold = Int(rule?.rule.number("visits") ?? 3)
+        var funnelReached = false
+        for try await latest in try await connection.query(
+            """
+            SELECT DISTINCT ON (product_line) to_stage FROM funnel_changes WHERE customer_id = \(visit.customerID)
+            ORDER BY product_line, changed_at DESC, event_id
+            """, logger: environment.logger
+        ).decode(String.self) where FunnelProgress.reaches(latest, stage) { funnelReached = true }
         var streak = try await visitStreak(rep: visit.repID, customer: visit.customerID, on: connection)
-        let stalled = streak.add(visitID: visit.visitID, reachedStage: FunnelProgress.reaches(visit.stageReached, stage), threshold: threshold)
+        let stalled = streak.add(
+            visitID: visit.visitID, reachedStage: funnelReached || FunnelProgress.reaches(visit.stageReached, stage), threshold: threshold)
         try await connection.query(
             """
             UPDATE visit_streaks SET streak = \(String(decoding: try JSONEncoder.sorted.encode(streak), as: UTF8.self))::jsonb

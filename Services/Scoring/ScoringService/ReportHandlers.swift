@@ -59,7 +59,7 @@ extension ScoringService {
             guard let run = try await cohortRun(before: endOfCohortDay, on: connection) else {
                 throw DomainError.notFound(entity: "scoring run on or before", id: cohort.description)
             }
-            let windowEnd = min(Calendar(identifier: .gregorian).date(byAdding: .month, value: months, to: run.asOf) ?? run.asOf, environment.clock.now())
+            let windowEnd = min(environment.calendar.adding(months: months, to: run.asOf), environment.clock.now())
             let result = try await effectiveness(run: run.id, from: run.asOf, to: windowEnd, on: connection)
             return .with {
                 $0.recommended = Int32(result.recommended)
@@ -110,11 +110,12 @@ extension ScoringService {
             ).decode((Int64, Double).self) { (cards, median) = (count, (hours * 10).rounded() / 10) }
 
             var strategy = Recommendations.Effectiveness(recommended: 0, recommendedConverted: 0, others: 0, othersConverted: 0)
-            // The cohort: the last run before the period, or else the period's first run.
-            var cohort = try await cohortRun(before: window.from, on: connection)
-            if cohort == nil { cohort = try await firstRun(in: window, on: connection) }
+            // The cohort whose 6 months end within the period: the last run at least 6 months
+            // before its end; while no run is that old, the earliest run, counted so far.
+            var cohort = try await cohortRun(before: environment.calendar.adding(months: -6, to: window.to), on: connection)
+            if cohort == nil { cohort = try await firstRun(in: TimeWindow(from: .distantPast, to: window.to), on: connection) }
             if let run = cohort {
-                let sixMonths = Calendar(identifier: .gregorian).date(byAdding: .month, value: 6, to: run.asOf) ?? run.asOf
+                let sixMonths = environment.calendar.adding(months: 6, to: run.asOf)
                 strategy = try await effectiveness(run: run.id, from: run.asOf, to: min(sixMonths, window.to), on: connection)
             }
             return .with {

@@ -69,7 +69,7 @@ extension ScoringService {
                 if let streak = ZeroActivityStreak.asOf(
                     today, lastActivity: last.flatMap(LocalDate.init(iso:)), windowStart: windowStart, minimumWeeks: model.zeroStreakWeeks)
                 {
-                    streaks.append(Streak(customer: id, component: component, streak: streak))
+                    streaks.append(Streak(customer: id, component: component, streak: streak, lastActivity: last.flatMap(LocalDate.init(iso:))))
                 }
             }
         }
@@ -84,8 +84,12 @@ extension ScoringService {
             INSERT INTO scoring_runs (id, as_of, model_version, customers_scored, purchases_p90_fen, hints, created_at)
             VALUES (\(runID), \(asOf), \(Int(current.version)), \(results.count), \(Int64(fullMark.rounded())), \(hints), \(environment.clock.now()))
             """, logger: environment.logger)
+        // The zero-streak rule decides which streaks are red warnings: none while it is off.
+        let zeroStreak = try await strategy.enabledRule("zero_streak", on: connection)
+        let watched = Set((zeroStreak?.rule.parameters["components"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let flagged = zeroStreak == nil ? [] : streaks.filter { watched.contains($0.component) }
         if !results.isEmpty {
-            let components = Dictionary(grouping: streaks, by: \.customer)
+            let components = Dictionary(grouping: flagged, by: \.customer)
             let warned = results.map { result in (components[result.id] ?? []).map(\.component).sorted().joined(separator: ",") }
             try await connection.query(
                 """
@@ -102,7 +106,8 @@ extension ScoringService {
             Recommendations.pick(results.map { (customer: $0.id, result: $0.result) }, model: model), scores: results, runID: runID, asOf: asOf,
             day: day, on: connection)
         phases.end("recommend")
-        let raised = try await raiseWarnings(streaks, runID: runID, at: asOf, on: connection)
+        var raised = 0
+        if let zeroStreak { raised = try await raiseWarnings(flagged, rule: zeroStreak, runID: runID, at: asOf, on: connection) }
         phases.end("warnings")
         try await evaluatePaymentCycleDrift(asOf: asOf, on: connection)
         phases.end("drift")
@@ -172,6 +177,7 @@ extension ScoringService {
         var customer: String
         var component: String   // P, T or A
         var streak: ZeroActivityStreak
+        var lastActivity: LocalDate?
     }
 
     /// Raises a red warning for each streak not raised before, to the owning rep
@@ -180,21 +186,28 @@ extension ScoringService {
     /// components it watches, and records each warning as a firing. A statement
     /// per step, not per streak: a first run over 100 000 customers raises tens of
     /// thousands at once.
-    private func raiseWarnings(_ streaks: [Streak], runID: UUID, at asOf: Date, on connection: PostgresConnection) async throws -> Int {
-        guard let rule = try await strategy.enabledRule("zero_streak", on: connection) else { return 0 }
-        let watched = Set((rule.rule.parameters["components"] ?? "P,T,A").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let candidates = streaks.filter { watched.contains($0.component) }
+    private func raiseWarnings(
+        _ candidates: [Streak], rule: StrategyEngine.StoredRule, runID: UUID, at asOf: Date, on connection: PostgresConnection
+    ) async throws -> Int {
         guard !candidates.isEmpty else { return 0 }
+        let roles = Set(rule.rule.notifyRoles)
         var raised: [(id: UUID, customer: String, component: String, start: String, weeks: Int32, notified: [String], name: String)] = []
         for try await (id, customer, component, start, weeks, notified, name) in try await connection.query(
             """
             WITH raised AS (
                 INSERT INTO warnings (id, customer_id, component, streak_start, weeks, run_id, raised_at, notified)
                 SELECT gen_random_uuid(), x.c, x.k, x.s::date, x.w, \(runID), \(asOf),
-                       array_remove(ARRAY[coalesce(c.owner_rep_id, ''), coalesce(p.supervisor_id, '')], '')
+                       array_remove(ARRAY[CASE WHEN \(roles.contains("rep")) THEN coalesce(c.owner_rep_id, '') ELSE '' END,
+                                          CASE WHEN \(roles.contains("manager")) THEN coalesce(p.supervisor_id, '') ELSE '' END], '')
+                       || \(rule.rule.notifyPersonIDs)::text[]
                 FROM unnest(\(candidates.map(\.customer))::text[], \(candidates.map(\.component))::text[],
-                            \(candidates.map(\.streak.start.description))::text[], \(candidates.map { $0.streak.weeks })::int4[]) AS x (c, k, s, w)
+                            \(candidates.map(\.streak.start.description))::text[], \(candidates.map { $0.streak.weeks })::int4[],
+                            \(candidates.map { $0.lastActivity?.description ?? "" })::text[]) AS x (c, k, s, w, l)
                 LEFT JOIN directory_customers c ON c.id = x.c LEFT JOIN directory_people p ON p.id = c.owner_rep_id
+                -- The same streak seen again: a warning since the last activity (for a customer never
+                -- active, whose streak start follows the window, any earlier warning) covers it.
+                WHERE NOT EXISTS (SELECT 1 FROM warnings w WHERE w.customer_id = x.c AND w.component = x.k
+                                    AND w.streak_start <= x.s::date AND (x.l = '' OR w.streak_start > x.l::date))
                 ON CONFLICT (customer_id, component, streak_start) DO NOTHING
                 RETURNING id, customer_id, component, streak_start, weeks, notified
             )
