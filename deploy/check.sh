@@ -211,18 +211,22 @@ def service_rules(svc, overlay, by, configmaps, secrets, clusters, services, pol
         check(c.get("image") == pod["containers"][0].get("image"), f"{name}/{c['name']}: all containers use the same image")
     main = pod["containers"][0]
     check(main.get("command") == [f"/usr/local/bin/fieldwork-{svc}"], f"{name}: command must be /usr/local/bin/fieldwork-{svc}")
-    ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
-    check(ports == {"grpc": port, "metrics": METRICS[svc]}, f"{name}: container ports {ports}")
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        grpc = main.get(probe, {}).get("grpc", {})
-        check(grpc.get("port") == port and grpc.get("service", GRPC[svc]) in ("", GRPC[svc]),
-              f"{name}: {probe} must be a native gRPC probe on {port}")
     # Config: the ConfigMap plus explicit env.
     cm_name = main.get("envFrom", [{}])[0].get("configMapRef", {}).get("name", "")
     cm = configmaps.get(base_name(cm_name))
     if not check(cm is not None, f"{name}: envFrom ConfigMap {cm_name} missing"):
         return
     config = dict(cm["data"])
+    # Probes: native gRPC on PORT, or on the plaintext HEALTH_PORT when PORT speaks TLS.
+    health_port = int(config.get(prefix + "HEALTH_PORT", "-1"))
+    probe_port = health_port if health_port >= 0 else port
+    ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
+    expected_ports = {"grpc": port, "metrics": METRICS[svc]} | ({"health": health_port} if health_port >= 0 else {})
+    check(ports == expected_ports, f"{name}: container ports {ports}, expected {expected_ports}")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        grpc = main.get(probe, {}).get("grpc", {})
+        check(grpc.get("port") == probe_port and grpc.get("service", GRPC[svc]) in ("", GRPC[svc]),
+              f"{name}: {probe} must be a native gRPC probe on {probe_port}")
     env_names = [e["name"] for e in main.get("env", [])]
     for key in list(config) + env_names:
         check(key.startswith(prefix), f"{name}: setting {key} lacks the prefix {prefix}")
@@ -230,8 +234,20 @@ def service_rules(svc, overlay, by, configmaps, secrets, clusters, services, pol
     check(config.get(prefix + "PORT") == str(port) and config.get(prefix + "METRICS_PORT") == str(METRICS[svc]),
           f"{name}: PORT/METRICS_PORT in the ConfigMap must match the container ports")
     tls = all(config.get(prefix + k) or k in env_names for k in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"))
-    check(tls or config.get(prefix + "ALLOW_PLAINTEXT") in ("on", "true", "1", "yes"),
-          f"{name}: HOST is not loopback: set TLS_*_FILE or ALLOW_PLAINTEXT, or the service refuses to start")
+    plaintext = config.get(prefix + "ALLOW_PLAINTEXT") in ("on", "true", "1", "yes")
+    check(tls or plaintext, f"{name}: HOST is not loopback: set TLS_*_FILE or ALLOW_PLAINTEXT, or the service refuses to start")
+    if overlay == "prod":
+        check(tls and not plaintext and config.get(prefix + "TLS_REQUIRE_CLIENT_CERT", "on") == "on",
+              f"{name}: prod serves mTLS only (TLS_*_FILE set, ALLOW_PLAINTEXT off, TLS_REQUIRE_CLIENT_CERT on)")
+        check(health_port >= 0, f"{name}: prod needs HEALTH_PORT for kubelet's probes, which cannot speak TLS")
+    if tls:
+        # The files come from the service's own certificate Secret, mounted read-only where they are read.
+        directories = {os.path.dirname(config.get(prefix + k, "")) for k in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounted = [m for m in main.get("volumeMounts", []) if m["mountPath"] in directories and m.get("readOnly") is True
+                   and volumes.get(m["name"], {}).get("secret", {}).get("secretName") == f"{name}-tls"]
+        check(len(directories) == 1 and len(mounted) == 1,
+              f"{name}: TLS files must all come from the Secret {name}-tls, mounted read-only at their directory")
     for required in ("DATABASE_URL", "JWT_SECRET") + (("CHECKIN_KEYS", "WATERMARK_KEY") if svc == "visits" else ()):
         check(prefix + required in env_names, f"{name}: {prefix}{required} missing")
     for e in main.get("env", []):
@@ -260,7 +276,8 @@ def service_rules(svc, overlay, by, configmaps, secrets, clusters, services, pol
     if check(service is not None, f"Service {name} missing"):
         check(service["spec"]["selector"].items() <= labels.items(), f"Service {name} does not select the pods")
         sports = {p["name"]: (p["port"], p.get("appProtocol")) for p in service["spec"]["ports"]}
-        check(sports.get("grpc") == (port, "kubernetes.io/h2c"), f"Service {name}: grpc port {port} with appProtocol kubernetes.io/h2c")
+        protocol = None if tls else "kubernetes.io/h2c"   # with TLS the Gateway's BackendTLSPolicy decides
+        check(sports.get("grpc") == (port, protocol), f"Service {name}: grpc port {port} with appProtocol {protocol}")
     pdb = by.get("PodDisruptionBudget", {}).get(name)
     check(pdb is not None and pdb["spec"]["selector"]["matchLabels"].items() <= labels.items(), f"PodDisruptionBudget {name} missing")
     hpa = by.get("HorizontalPodAutoscaler", {}).get(name)

@@ -34,6 +34,8 @@ public struct ServiceConfiguration: Sendable {
             Setting("HOST", default: "127.0.0.1", help: "address the gRPC server binds"),
             Setting("PORT", default: String(defaultPort), help: "gRPC port (0: any free port, printed at start)"),
             Setting("METRICS_PORT", default: String(defaultMetricsPort), help: "Prometheus /metrics HTTP port (0: any, -1: off)"),
+            Setting("HEALTH_PORT", default: "-1",
+                    help: "plaintext port serving only grpc.health.v1, for probes that cannot speak TLS (kubelet's gRPC probes); -1: off"),
             Setting("DATABASE_URL", default: "postgres://\(database)@127.0.0.1:5432/\(database)",
                     help: "PostgreSQL URL: postgres://user[:password]@host:port/database", secret: true),
             Setting("DATABASE_POOL_SIZE", default: "10", help: "maximum PostgreSQL connections"),

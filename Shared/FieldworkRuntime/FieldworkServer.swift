@@ -84,6 +84,7 @@ public enum FieldworkServer {
         let host = configuration.string("HOST")
         let port = try configuration.int("PORT")
         let metricsPort = try configuration.int("METRICS_PORT")
+        let healthPort = try configuration.int("HEALTH_PORT")
         let subscribers = try configuration.subscribers()
         let security = try TransportSecurity.resolve(configuration)
         let tokens = try await TokenAuthority(
@@ -140,6 +141,14 @@ public enum FieldworkServer {
         services += [
             GRPCServerService(server: server, health: health, name: blueprint.name, logger: logger),
         ]
+        if healthPort >= 0 {
+            // Serving status only, no data and no auth: safe in plaintext on any address,
+            // so kubelet's native gRPC probes work while PORT requires mTLS.
+            let healthServer = GRPCServer(
+                transport: .http2NIOPosix(address: .ipv4(host: host, port: healthPort), transportSecurity: .plaintext),
+                services: [HealthService(state: health, serviceNames: [blueprint.grpcServiceName])])
+            services.append(GRPCServerService(server: healthServer, health: health, name: "\(blueprint.name) health", logger: logger))
+        }
         let drain = try configuration.int("DRAIN_SECONDS")
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(drain + 5)

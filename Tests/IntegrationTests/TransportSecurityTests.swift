@@ -86,7 +86,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: certificates.directory) }
         let ours = Self.mTLS(certificate: certificates.certificate, key: certificates.key, trusting: certificates.ca)
         try await Cluster.with(createDatabases: [.visits, .notifications]) { cluster in
-            try cluster.start(.visits, extra: Self.settings(certificates))
+            let healthPort = try Cluster.freePort()
+            try cluster.start(.visits, extra: Self.settings(certificates).merging(["HEALTH_PORT": String(healthPort)]) { $1 })
             try cluster.start(.notifications, extra: Self.settings(certificates))
             let visits = cluster.ports[.visits]!, notifications = cluster.ports[.notifications]!
             for port in [visits, notifications] {
@@ -107,9 +108,17 @@ import Testing
                 let status = await Self.health(port: visits, security)
                 #expect(status == nil, "\(name) got \(String(describing: status))")
             }
+            // Probes that cannot speak TLS (kubelet's) get the serving status, and only that, in plaintext on HEALTH_PORT.
+            #expect(await Self.health(port: healthPort, .plaintext) == .serving)
+            let admin = try await cluster.token("A0001", [.admin])
+            let onHealthPort = await rpcCode {
+                _ = try await Self.withClient(port: healthPort, .plaintext) { client in
+                    try await Fieldwork_V1_VisitsService.Client(wrapping: client).listPeople(.init(), metadata: ["authorization": "Bearer \(admin)"])
+                }
+            }
+            #expect(onHealthPort == .unimplemented)
 
             // Service to service: the directory imported into visits reaches notifications over mTLS.
-            let admin = try await cluster.token("A0001", [.admin])
             _ = try await Self.withClient(port: visits, ours) { client in
                 try await Fieldwork_V1_VisitsService.Client(wrapping: client).importCsv(
                     .with { $0.kind = .people; $0.content = Data(DemoData.people.utf8) },

@@ -83,13 +83,16 @@ FROM directory_customers c
 LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount FROM purchases, bounds WHERE day > start AND day <= stop GROUP BY customer_id) p ON p.customer_id = c.id
 LEFT JOIN (SELECT customer_id, count(*) AS n FROM trials, bounds WHERE day > start AND day <= stop GROUP BY customer_id) t ON t.customer_id = c.id
 LEFT JOIN (SELECT customer_id, count(*) AS n FROM academic_participations, bounds WHERE day > start AND day <= stop GROUP BY customer_id) a ON a.customer_id = c.id"
-floor_once() {
+# time_sql SQL: seconds for psql to run it and read every row.
+time_sql() {
   local t0 t1
   t0=$(date +%s.%N)
-  sql -Atc "$floor_sql" > /dev/null
+  sql -Atc "$1" > /dev/null
   t1=$(date +%s.%N)
   awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", e - s }'
 }
+floor_once() { time_sql "$floor_sql"; }
+
 # The run's own component query (sums, counts and each component's last active
 # day for the zero streaks), timed the same way: the SQL share of the run.
 service_sql="WITH bounds AS (SELECT (current_date - make_interval(months => 3))::date AS start, current_date AS stop)
@@ -103,13 +106,6 @@ LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount, max(day) AS last FROM 
 LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM trials, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) t ON t.customer_id = c.id
 LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM academic_participations, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) a ON a.customer_id = c.id
 ORDER BY c.id"
-time_sql() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  sql -Atc "$1" > /dev/null
-  t1=$(date +%s.%N)
-  awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", e - s }'
-}
 floor_once > /dev/null   # warm the cache, as the service's run will find it
 floor_a=$(floor_once)
 echo "floor (hand-written SQL, all $customers customers' components, rows sent to the client): $floor_a s"
