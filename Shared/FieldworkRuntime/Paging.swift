@@ -71,3 +71,20 @@ extension Page {
     /// The key `timeKey()` reads back.
     public static func timeKey(_ at: Date, _ id: String) -> String { "\(at.timeIntervalSince1970)/\(id)" }
 }
+
+extension Page {
+    /// The row offset of lists paged by position: a scoring run's table, which
+    /// never changes once written.
+    public func offset() throws -> Int {
+        guard !after.isEmpty else { return 0 }
+        guard let offset = Int(after), offset >= 0 else {
+            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+        }
+        return offset
+    }
+
+    /// Fetch `size + 1` rows from `offset`; this trims the extra one and makes the next token.
+    public func finish<Row>(_ rows: [Row], offset: Int) -> (rows: [Row], page: Fieldwork_V1_PageResponse) {
+        finish(rows) { _ in String(offset + size) }
+    }
+}

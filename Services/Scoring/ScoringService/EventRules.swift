@@ -86,7 +86,7 @@ extension ScoringService {
             visitID: visit.visitID, reachedStage: funnelReached || FunnelProgress.reaches(visit.stageReached, stage), threshold: threshold)
         try await connection.query(
             """
-            UPDATE visit_streaks SET streak = \(String(decoding: try JSONEncoder.sorted.encode(streak), as: UTF8.self))::jsonb
+            UPDATE visit_streaks SET streak = \(try stableJSON(streak))::jsonb
             WHERE rep_id = \(visit.repID) AND customer_id = \(visit.customerID)
             """, logger: environment.logger)
         guard stalled, let stored = rule, stored.rule.enabled, let first = streak.firstVisitID else { return }
@@ -111,17 +111,15 @@ extension ScoringService {
     private func funnelStageChanged(_ change: Fieldwork_V1_FunnelStageChanged, on connection: PostgresConnection) async throws {
         let stage = try await strategy.rules(id: "stalled_customer", on: connection).first?.rule.parameters["stage"] ?? "QUOTED"
         guard FunnelProgress.reaches(change.toStage, stage) else { return }
-        let empty = String(decoding: try JSONEncoder.sorted.encode(VisitStreak()), as: UTF8.self)
         try await connection.query(
-            "UPDATE visit_streaks SET streak = \(empty)::jsonb WHERE customer_id = \(change.customerID)", logger: environment.logger)
+            "UPDATE visit_streaks SET streak = \(try stableJSON(VisitStreak()))::jsonb WHERE customer_id = \(change.customerID)", logger: environment.logger)
     }
 
     /// The (rep, customer) streak, locked for this transaction.
     private func visitStreak(rep: String, customer: String, on connection: PostgresConnection) async throws -> VisitStreak {
-        let empty = String(decoding: try JSONEncoder.sorted.encode(VisitStreak()), as: UTF8.self)
         try await connection.query(
             """
-            INSERT INTO visit_streaks (rep_id, customer_id, streak) VALUES (\(rep), \(customer), \(empty)::jsonb)
+            INSERT INTO visit_streaks (rep_id, customer_id, streak) VALUES (\(rep), \(customer), \(try stableJSON(VisitStreak()))::jsonb)
             ON CONFLICT (rep_id, customer_id) DO NOTHING
             """, logger: environment.logger)
         for try await json in try await connection.query(

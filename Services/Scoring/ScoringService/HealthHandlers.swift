@@ -76,8 +76,7 @@ extension ScoringService {
     /// The latest run's table, filtered and sorted (score descending by default).
     func listCustomerHealth(_ request: Fieldwork_V1_ListCustomerHealthRequest) async throws -> Fieldwork_V1_ListCustomerHealthResponse {
         let page = try Page(request.page)
-        let offset = page.after.isEmpty ? 0 : Int(page.after) ?? -1
-        guard offset >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let offset = try page.offset()
         let order: String
         switch request.sort {
         case "", "score": order = "h.score DESC, h.customer_id"
@@ -100,10 +99,8 @@ extension ScoringService {
             """, logger: environment.logger) {
             customers.append(try Self.decodeHealth(row))
         }
-        var response = Fieldwork_V1_ListCustomerHealthResponse()
-        response.customers = Array(customers.prefix(page.size))
-        if customers.count > page.size { response.page.nextPageToken = Data("k:\(offset + page.size)".utf8).base64EncodedString() }
-        return response
+        let finished = page.finish(customers, offset: offset)
+        return .with { $0.customers = finished.rows; $0.page = finished.page }
     }
 
     /// Red warnings, newest first: a rep sees their own customers'.

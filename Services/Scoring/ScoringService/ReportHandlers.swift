@@ -12,8 +12,7 @@ extension ScoringService {
     /// a rep sees their own customers'.
     func listRecommendations(_ request: Fieldwork_V1_ListRecommendationsRequest) async throws -> Fieldwork_V1_ListRecommendationsResponse {
         let page = try Page(request.page)
-        let offset = page.after.isEmpty ? 0 : Int(page.after) ?? -1
-        guard offset >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let offset = try page.offset()
         var runID: UUID?
         if !request.runID.isEmpty {
             guard let id = UUID(uuidString: request.runID) else { throw DomainError.invalidArgument(field: "run_id", message: "must be a UUID") }
@@ -40,10 +39,8 @@ extension ScoringService {
                 $0.reason = reason
             })
         }
-        var response = Fieldwork_V1_ListRecommendationsResponse()
-        response.recommendations = Array(recommendations.prefix(page.size))
-        if recommendations.count > page.size { response.page.nextPageToken = Data("k:\(offset + page.size)".utf8).base64EncodedString() }
-        return response
+        let finished = page.finish(recommendations, offset: offset)
+        return .with { $0.recommendations = finished.rows; $0.page = finished.page }
     }
 
     /// Recommended against not recommended (customer, product line) pairs of the

@@ -36,7 +36,7 @@ extension ScoringService {
         }
         try rule.validate(against: builtIn)
         rule.parameters = builtIn.condition.defaults.merging(rule.parameters) { $1 }
-        let json = String(decoding: try JSONEncoder.sorted.encode(rule), as: UTF8.self)
+        let json = try stableJSON(rule)
         return try await environment.command("UpdateRule", requestID: request.requestID) { connection, principal, now in
             _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("rule:" + id), 0))", logger: environment.logger)
             let current = try await strategy.rules(id: id, on: connection).first
@@ -46,7 +46,7 @@ extension ScoringService {
                 INSERT INTO rules (id, version, definition, updated_at, updated_by, reason)
                 VALUES (\(id), \(version), \(json)::jsonb, \(now), \(principal.personID), \(reason))
                 """, logger: environment.logger)
-            let before = current.map { String(decoding: (try? JSONEncoder.sorted.encode($0.rule)) ?? Data(), as: UTF8.self) } ?? ""
+            let before = try current.map { try stableJSON($0.rule) } ?? ""
             try await environment.audit(
                 AuditRecord(entityType: "rule", entityID: id, action: "update", changes: [
                     .init("version", current.map { String($0.version) } ?? "", String(version)), .init("definition", before, json),

@@ -207,8 +207,5 @@ enum ScoringMigrations {
 
 /// A built-in rule as JSON inside a SQL string literal.
 private func sqlJSON(_ rule: StrategyRule) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
-    let json = String(decoding: (try? encoder.encode(rule)) ?? Data("{}".utf8), as: UTF8.self)
-    return json.replacingOccurrences(of: "'", with: "''")
+    ((try? stableJSON(rule)) ?? "{}").replacingOccurrences(of: "'", with: "''")
 }

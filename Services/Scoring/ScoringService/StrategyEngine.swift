@@ -68,7 +68,7 @@ struct StrategyEngine: Sendable {
         let recipients: [String]
         if let notified { recipients = notified } else { recipients = try await self.recipients(of: rule, subject: subject, on: connection) }
         let id = UUID()
-        let json = String(decoding: try JSONEncoder.sorted.encode(inputs), as: UTF8.self)
+        let json = try stableJSON(inputs)
         var inserted = false
         for try await _ in try await connection.query(
             """
@@ -106,10 +106,9 @@ struct StrategyEngine: Sendable {
     /// Records many such firings in one statement, each once per occurrence.
     func record(_ stored: StoredRule, firings: [Firing], at firedAt: Date, on connection: PostgresConnection) async throws {
         guard !firings.isEmpty else { return }
-        let encoder = JSONEncoder.sorted
-        let inputs = try firings.map { String(decoding: try encoder.encode($0.inputs), as: UTF8.self) }
+        let inputs = try firings.map { try stableJSON($0.inputs) }
         // A text[] cannot hold ragged arrays: each list travels as one JSON array.
-        let notified = try firings.map { String(decoding: try encoder.encode($0.notified), as: UTF8.self) }
+        let notified = try firings.map { try stableJSON($0.notified) }
         try await connection.query(
             """
             INSERT INTO rule_firings (id, rule_id, rule_version, occurrence_key, subject, fired_at, inputs, explanation, notified)
@@ -156,11 +155,9 @@ struct StrategyEngine: Sendable {
     }
 }
 
-extension JSONEncoder {
-    /// Stable output, so stored JSON compares and reads the same every time.
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+/// JSON text with sorted keys, so stored JSON compares and reads the same every time.
+func stableJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
