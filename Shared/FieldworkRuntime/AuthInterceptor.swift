@@ -1,11 +1,13 @@
 import GRPCCore
 
-/// Verifies `authorization: Bearer <JWT>` on every RPC except the health
-/// protocol, checks the caller's role against the service's `AccessPolicy`, and
+/// Verifies `authorization: Bearer <JWT>` on every RPC except the health and
+/// reflection protocols, checks the caller's role against the service's `AccessPolicy`, and
 /// makes the principal visible to the handler (`Principal.current`).
 struct AuthInterceptor: ServerInterceptor {
-    /// Services anyone may call without a token.
-    static let openServices: Set<String> = ["grpc.health.v1.Health"]
+    /// Services anyone may call without a token. Reflection carries only the
+    /// schema (the same as Proto/), no data, so tools can list and describe the
+    /// RPCs before they hold a token.
+    static let openServices: Set<String> = Set(["grpc.health.v1.Health"]).union(ServerReflectionService.serviceNames)
 
     let authority: TokenAuthority
     let policy: AccessPolicy
