@@ -52,6 +52,8 @@ public struct ServiceConfiguration: Sendable {
                     help: "deliveries a consumer may refuse before the row is parked (an unreachable consumer is retried forever)"),
             Setting("DRAIN_SECONDS", default: "20", help: "how long SIGTERM waits for in-flight RPCs"),
             Setting("JOBS", default: "on", help: "run scheduled jobs in this process (on/off); RunJob works either way"),
+            Setting("SIMULATED_CLOCK", default: "off",
+                    help: "development only: business time stands still until SimulationClock/SetTime sets it (the showcase)"),
             Setting("LOG_LEVEL", default: "info", help: "trace, debug, info, notice, warning, error"),
         ] + TransportSecurity.settings
     }

@@ -69,7 +69,9 @@ public enum FieldworkServer {
             return handler
         }
         do {
-            try await run(blueprint, configuration: configuration, clock: SystemClock())
+            // A simulated clock stands still until `SimulationClock/SetTime` moves it.
+            let clock: any FieldworkClock = configuration.bool("SIMULATED_CLOCK") ? ManualClock(Date()) : SystemClock()
+            try await run(blueprint, configuration: configuration, clock: clock)
         } catch {
             Logger(label: "fieldwork.\(blueprint.name)").critical("service failed", metadata: ["error": "\(error)"])
             exit(1)
@@ -120,10 +122,17 @@ public enum FieldworkServer {
         })
 
         let service = try await blueprint.makeService(environment)
+        var rpcServices: [any RegistrableRPCService] = [service, HealthService(state: health, serviceNames: [blueprint.grpcServiceName])]
+        if let simulated = clock as? ManualClock, configuration.bool("SIMULATED_CLOCK") {
+            logger.warning("SIMULATED_CLOCK is on: business time moves only by SimulationClock/SetTime (never in production)")
+            rpcServices.append(SimulationClockService(clock: simulated))
+        }
+        // Server reflection lists what this server registers (itself included) and serves the embedded schema.
+        rpcServices.append(try ServerReflectionService(describing: rpcServices))
         let policy = AccessPolicy(AccessPolicy.common.merging(blueprint.access) { _, service in service })
         let server = GRPCServer(
             transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security?.server ?? .plaintext),
-            services: [service, HealthService(state: health, serviceNames: [blueprint.grpcServiceName])],
+            services: rpcServices,
             interceptors: [
                 RequestLogInterceptor(logger: logger, metrics: RPCMetrics(registry: registry), readiness: health),
                 AuthInterceptor(authority: tokens, policy: policy),

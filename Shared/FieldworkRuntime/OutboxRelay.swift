@@ -100,21 +100,27 @@ final class OutboxRelay: Service, Sendable {
     /// a full flush. Refused rows keep their backoff (they count toward parking).
     @discardableResult
     func relayAll(wait: Bool = false) async -> Int {
-        var total = 0
-        for (subscriber, client) in subscribers {
-            // Keep going while progress is made: each pass moves every aggregate one row on.
-            while true {
-                do {
-                    let delivered = try await pass(subscriber: subscriber, client: client, wait: wait)
-                    total += delivered
-                    if delivered == 0 { break }
-                } catch {
-                    logger.warning("outbox relay pass failed", metadata: ["subscriber": "\(subscriber.name)", "error": "\(error)"])
-                    break
+        // Subscribers are independent (own rows, own lock): a slow one must not hold up the others.
+        await withTaskGroup(of: Int.self) { group in
+            for (subscriber, client) in subscribers {
+                group.addTask {
+                    var total = 0
+                    // Keep going while progress is made: each pass moves every aggregate one row on.
+                    while true {
+                        do {
+                            let delivered = try await self.pass(subscriber: subscriber, client: client, wait: wait)
+                            total += delivered
+                            if delivered == 0 { break }
+                        } catch {
+                            self.logger.warning("outbox relay pass failed", metadata: ["subscriber": "\(subscriber.name)", "error": "\(error)"])
+                            break
+                        }
+                    }
+                    return total
                 }
             }
+            return await group.reduce(0, +)
         }
-        return total
     }
 
     /// Runs the subscriber clients' connections without the relay loop (tests drive `relayAll` by hand).
@@ -151,7 +157,8 @@ final class OutboxRelay: Service, Sendable {
 
     private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, wait: Bool) async throws -> Int {
         let now = clock.now()
-        let token = try await serviceToken(now: now)
+        // Receivers check a token's lifetime against the wall clock, also under a simulated business clock.
+        let token = try await serviceToken(now: Date())
         return try await postgres.withTransaction(logger: logger) { connection in
             let lockKey = "fieldwork-relay:" + subscriber.name
             var locked = false

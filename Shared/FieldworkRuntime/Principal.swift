@@ -51,6 +51,7 @@ public struct AccessPolicy: Sendable {
     public static let common: [String: Set<Role>] = [
         "Deliver": [.service],
         "RunJob": [.admin],
+        "SetTime": [.admin],
         "ListAudit": [.admin, .director, .manager, .deptHead],
     ]
 

@@ -8,4 +8,340 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/grpc/grpc-swift
 
-// This file contained no services.
+import GRPCCore
+import GRPCProtobuf
+
+// MARK: - fieldwork.v1.SimulationClock
+
+/// Namespace containing generated types for the "fieldwork.v1.SimulationClock" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Fieldwork_V1_SimulationClock: Sendable {
+    /// Service descriptor for the "fieldwork.v1.SimulationClock" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "fieldwork.v1.SimulationClock")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "SetTime" metadata.
+        public enum SetTime: Sendable {
+            /// Request type for "SetTime".
+            public typealias Input = Fieldwork_V1_SetTimeRequest
+            /// Response type for "SetTime".
+            public typealias Output = Fieldwork_V1_SetTimeResponse
+            /// Descriptor for "SetTime".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fieldwork.v1.SimulationClock"),
+                method: "SetTime",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "fieldwork.v1.SimulationClock" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            SetTime.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "fieldwork.v1.SimulationClock" service.
+    public static let fieldwork_v1_SimulationClock = GRPCCore.ServiceDescriptor(fullyQualifiedService: "fieldwork.v1.SimulationClock")
+}
+
+// MARK: fieldwork.v1.SimulationClock (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock {
+    /// Streaming variant of the service protocol for the "fieldwork.v1.SimulationClock" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Development only: served when a service runs with SIMULATED_CLOCK=on, so a
+    /// > simulation (the showcase's six months) can set the business time every
+    /// > handler, job and event sees. The clock then stands still until set again.
+    /// > Admin only; absent (UNIMPLEMENTED) in normal operation.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "SetTime" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fieldwork_V1_SetTimeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fieldwork_V1_SetTimeResponse` messages.
+        func setTime(
+            request: GRPCCore.StreamingServerRequest<Fieldwork_V1_SetTimeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fieldwork_V1_SetTimeResponse>
+    }
+
+    /// Service protocol for the "fieldwork.v1.SimulationClock" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Development only: served when a service runs with SIMULATED_CLOCK=on, so a
+    /// > simulation (the showcase's six months) can set the business time every
+    /// > handler, job and event sees. The clock then stands still until set again.
+    /// > Admin only; absent (UNIMPLEMENTED) in normal operation.
+    public protocol ServiceProtocol: Fieldwork_V1_SimulationClock.StreamingServiceProtocol {
+        /// Handle the "SetTime" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fieldwork_V1_SetTimeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fieldwork_V1_SetTimeResponse` message.
+        func setTime(
+            request: GRPCCore.ServerRequest<Fieldwork_V1_SetTimeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fieldwork_V1_SetTimeResponse>
+    }
+
+    /// Simple service protocol for the "fieldwork.v1.SimulationClock" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Development only: served when a service runs with SIMULATED_CLOCK=on, so a
+    /// > simulation (the showcase's six months) can set the business time every
+    /// > handler, job and event sees. The clock then stands still until set again.
+    /// > Admin only; absent (UNIMPLEMENTED) in normal operation.
+    public protocol SimpleServiceProtocol: Fieldwork_V1_SimulationClock.ServiceProtocol {
+        /// Handle the "SetTime" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fieldwork_V1_SetTimeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fieldwork_V1_SetTimeResponse` to respond with.
+        func setTime(
+            request: Fieldwork_V1_SetTimeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fieldwork_V1_SetTimeResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Fieldwork_V1_SimulationClock.Method.SetTime.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fieldwork_V1_SetTimeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fieldwork_V1_SetTimeResponse>(),
+            handler: { request, context in
+                try await self.setTime(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock.ServiceProtocol {
+    public func setTime(
+        request: GRPCCore.StreamingServerRequest<Fieldwork_V1_SetTimeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fieldwork_V1_SetTimeResponse> {
+        let response = try await self.setTime(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock.SimpleServiceProtocol {
+    public func setTime(
+        request: GRPCCore.ServerRequest<Fieldwork_V1_SetTimeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fieldwork_V1_SetTimeResponse> {
+        return GRPCCore.ServerResponse<Fieldwork_V1_SetTimeResponse>(
+            message: try await self.setTime(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: fieldwork.v1.SimulationClock (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock {
+    /// Generated client protocol for the "fieldwork.v1.SimulationClock" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Development only: served when a service runs with SIMULATED_CLOCK=on, so a
+    /// > simulation (the showcase's six months) can set the business time every
+    /// > handler, job and event sees. The clock then stands still until set again.
+    /// > Admin only; absent (UNIMPLEMENTED) in normal operation.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "SetTime" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fieldwork_V1_SetTimeRequest` message.
+        ///   - serializer: A serializer for `Fieldwork_V1_SetTimeRequest` messages.
+        ///   - deserializer: A deserializer for `Fieldwork_V1_SetTimeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setTime<Result>(
+            request: GRPCCore.ClientRequest<Fieldwork_V1_SetTimeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fieldwork_V1_SetTimeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fieldwork_V1_SetTimeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fieldwork_V1_SetTimeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "fieldwork.v1.SimulationClock" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Development only: served when a service runs with SIMULATED_CLOCK=on, so a
+    /// > simulation (the showcase's six months) can set the business time every
+    /// > handler, job and event sees. The clock then stands still until set again.
+    /// > Admin only; absent (UNIMPLEMENTED) in normal operation.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "SetTime" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fieldwork_V1_SetTimeRequest` message.
+        ///   - serializer: A serializer for `Fieldwork_V1_SetTimeRequest` messages.
+        ///   - deserializer: A deserializer for `Fieldwork_V1_SetTimeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setTime<Result>(
+            request: GRPCCore.ClientRequest<Fieldwork_V1_SetTimeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fieldwork_V1_SetTimeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fieldwork_V1_SetTimeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fieldwork_V1_SetTimeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fieldwork_V1_SimulationClock.Method.SetTime.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock.ClientProtocol {
+    /// Call the "SetTime" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fieldwork_V1_SetTimeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setTime<Result>(
+        request: GRPCCore.ClientRequest<Fieldwork_V1_SetTimeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fieldwork_V1_SetTimeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setTime(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fieldwork_V1_SetTimeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fieldwork_V1_SetTimeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Fieldwork_V1_SimulationClock.ClientProtocol {
+    /// Call the "SetTime" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setTime<Result>(
+        _ message: Fieldwork_V1_SetTimeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fieldwork_V1_SetTimeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fieldwork_V1_SetTimeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setTime(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}

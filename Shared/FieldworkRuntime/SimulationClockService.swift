@@ -1,0 +1,18 @@
+import FieldworkProto
+import Foundation
+import GRPCCore
+
+/// `fieldwork.v1.SimulationClock`: lets a simulation set the business time of a
+/// service that runs with `SIMULATED_CLOCK=on` (the showcase replays six months
+/// in minutes). Registered only then; the access policy keeps it admin-only.
+struct SimulationClockService: Fieldwork_V1_SimulationClock.SimpleServiceProtocol {
+    let clock: ManualClock
+
+    func setTime(request: Fieldwork_V1_SetTimeRequest, context: ServerContext) async throws -> Fieldwork_V1_SetTimeResponse {
+        guard request.hasNow else {
+            throw RPCError(code: .invalidArgument, message: "now: is required")
+        }
+        clock.set(request.now.date)
+        return .with { $0.now = .init(date: clock.now()) }
+    }
+}
