@@ -9,8 +9,9 @@ struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mint a development token (HS256) and print it.")
 
     @Option(help: "person id (subject)") var person: String
-    @Option(parsing: .upToNextOption, help: "roles: rep academic kam manager director ops dept_head admin service") var role: [String]
-    @Option(help: "department code") var department = ""
+    @Option(parsing: .upToNextOption, help: "roles: rep academic kam manager director ops dept_head admin service",
+            completion: .list(Role.allCases.map(\.rawValue))) var role: [String]
+    @Option(help: "department code", completion: .list(DepartmentCode.allCases.map(\.rawValue))) var department = ""
     @Option(help: "region") var region = ""
     @Option(help: "validity in seconds") var ttl = 8 * 3600
     @Option(help: "HS256 secret (env FIELDWORK_JWT_SECRET)") var secret: String?
@@ -110,6 +111,49 @@ struct Audit: AsyncParsableCommand {
                 [timestamp(entry.at), entry.actorPersonID, entry.actorRole, "\(entry.entityType)/\(entry.entityID.prefix(8))", entry.action,
                  entry.changes.map { "\($0.field): \($0.before.isEmpty ? "" : $0.before + " → ")\($0.after)" }.joined(separator: "; ")]
             })
+        }
+    }
+}
+
+struct Deliver: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Hand one event to a service's Deliver RPC, as the outbox relay does (token role 'service'; a repeat is a no-op).",
+        discussion: "For replaying or injecting an event by hand; the services deliver events to each other themselves.")
+    @OptionGroup var options: ClientOptions
+    @Option var service: ClientOptions.ServiceName
+    @Option(help: "protobuf JSON of fieldwork.v1.Event ('-': standard input)", completion: .file(extensions: ["json"])) var eventFile: String
+
+    func run() async throws {
+        let event = try readJSON(Fieldwork_V1_Event.self, from: eventFile)
+        let request = Fieldwork_V1_DeliverRequest.with { $0.event = event }
+        let response = try await options.with(service) { client, metadata -> Fieldwork_V1_DeliverResponse in
+            switch service {
+            case .visits: try await Fieldwork_V1_VisitsService.Client(wrapping: client).deliver(request, metadata: metadata, options: callOptions())
+            case .workflows: try await Fieldwork_V1_WorkflowsService.Client(wrapping: client).deliver(request, metadata: metadata, options: callOptions())
+            case .scoring: try await Fieldwork_V1_ScoringService.Client(wrapping: client).deliver(request, metadata: metadata, options: callOptions())
+            case .notifications: try await Fieldwork_V1_NotificationsService.Client(wrapping: client).deliver(request, metadata: metadata, options: callOptions())
+            }
+        }
+        try options.print(response) {
+            "\(request.event.type) \(request.event.id) → \(service.rawValue): \(response.duplicate ? "duplicate, nothing changed" : "delivered")"
+        }
+    }
+}
+
+struct Rpcs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Every RPC of the four services and the fieldctl command that calls it.")
+    @Option(help: "only this service") var service: ClientOptions.ServiceName?
+    @Flag(help: "print JSON: {\"VisitsService/ListPeople\": \"list-people\", …}") var json = false
+
+    func run() async throws {
+        let prefix = service.map { $0.rawValue.prefix(1).uppercased() + $0.rawValue.dropFirst() + "Service/" } ?? ""
+        let rows = Fieldctl.rpcCoverage.filter { $0.rpc.hasPrefix(prefix) }
+        if json {
+            let object = Dictionary(uniqueKeysWithValues: rows.map { ($0.rpc, $0.command) })
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(table(["rpc", "command"], rows.map { [$0.rpc, "fieldctl " + $0.command] }))
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldworkDomain
 import FieldworkProto
 import Foundation
 import GRPCCore
@@ -79,7 +80,7 @@ struct Send: AsyncParsableCommand {
     @Option(help: "role (repeatable)") var role: [String] = []
     @Option(help: "department (repeatable)") var department: [String] = []
     @Option(help: "region (repeatable)") var region: [String] = []
-    @Option(help: "inbox, wecom-robot or webhook (repeatable; default inbox)") var channel: [String] = []
+    @Option(help: "inbox, wecom-robot or webhook (repeatable; default inbox)", completion: .list(["inbox", "wecom-robot", "webhook"])) var channel: [String] = []
     @Option var title: String
     @Option var body: String
     @Option var link = ""
@@ -108,7 +109,7 @@ struct UpsertChannel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Add or change a WeCom robot or webhook (admin).")
     @OptionGroup var options: ClientOptions
     @Argument(help: "channel id, e.g. marketing-robot") var id: String
-    @Option(help: "wecom-robot or webhook") var kind: String
+    @Option(help: "wecom-robot or webhook", completion: .list(["wecom-robot", "webhook"])) var kind: String
     @Option var name: String
     @Option(help: "robot or webhook URL (its host must be allow-listed)") var url: String
     @Option(help: "department whose messages it carries") var department = ""
@@ -153,7 +154,7 @@ struct Channels: AsyncParsableCommand {
 struct Deliveries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Deliveries to robots and webhooks with their attempts (admin, ops).")
     @OptionGroup var options: ClientOptions
-    @Option(help: "pending, delivered or dead") var status = ""
+    @Option(help: "pending, delivered or dead", completion: .list(["pending", "delivered", "dead"])) var status = ""
     @Flag(help: "dead letters only") var dead = false
     @Option(help: "only this source event") var event = ""
     @Flag(help: "show every attempt") var attempts = false
@@ -223,5 +224,146 @@ private func channelName(_ kind: Fieldwork_V1_ChannelKind) -> String {
     case .wecomRobot: "wecom-robot"
     case .webhook: "webhook"
     default: "?"
+    }
+}
+
+struct MarkRead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mark-read", abstract: "Mark inbox items read: by item id or by the # column of 'inbox'.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "item ids or inbox # (cursor) numbers") var items: [String]
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            var ids = items.filter { Int64($0) == nil }
+            let cursors = Set(items.compactMap { Int64($0) })
+            if !cursors.isEmpty {
+                let inbox = try await client.listInbox(.with { $0.unreadOnly = true; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+                ids += inbox.items.filter { cursors.contains($0.cursor) }.map(\.id)
+            }
+            let finalIDs = ids
+            let response = try await client.markRead(.with { $0.itemIds = finalIDs; $0.requestID = requestID }, metadata: metadata, options: callOptions())
+            try options.print(response) { "\(response.marked) marked read" }
+        }
+    }
+}
+
+struct MarkAllRead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mark-all-read", abstract: "Mark your whole inbox read.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let response = try await client.markAllRead(.with { $0.requestID = requestID }, metadata: metadata, options: callOptions())
+            try options.print(response) { "\(response.marked) marked read" }
+        }
+    }
+}
+
+enum ChannelArgument: String, ExpressibleByArgument, CaseIterable {
+    case inbox, wecomRobot = "wecom-robot", webhook
+    var proto: Fieldwork_V1_ChannelKind {
+        switch self {
+        case .inbox: .inbox
+        case .wecomRobot: .wecomRobot
+        case .webhook: .webhook
+        }
+    }
+}
+
+func recipientsText(_ r: Fieldwork_V1_Recipients) -> String {
+    (r.personIds.map { "person:\($0)" } + r.roles.map { "role:\($0)" } + r.departments.map { "department:\($0)" } + r.regions.map { "region:\($0)" })
+        .joined(separator: " ")
+}
+
+func routeTable(_ routes: [Fieldwork_V1_Route]) -> String {
+    table(["route", "event type", "recipients", "channels", "version"], routes.map {
+        [$0.id, $0.eventType, recipientsText($0.recipients), $0.channels.map(channelName).joined(separator: ","), "v\($0.version)"]
+    })
+}
+
+struct UpsertRoute: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upsert-route",
+        abstract: "Route an event type to people, roles, departments or regions on channels (admin; a new version).",
+        discussion: "Recipients may name the event's variables in braces, e.g. --person '{rep_id}' (the service lists those it knows).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "route id, e.g. card-created-directors") var id: String
+    @Option(help: "e.g. workflows.CardCreated") var eventType: String
+    @Option(help: "person id (repeatable)") var person: [String] = []
+    @Option(help: "role (repeatable)", completion: .list(Role.allCases.map(\.rawValue))) var role: [String] = []
+    @Option(help: "department (repeatable)", completion: .list(DepartmentCode.allCases.map(\.rawValue))) var department: [String] = []
+    @Option(help: "region (repeatable)") var region: [String] = []
+    @Option(help: "channel (repeatable; default inbox)") var channel: [ChannelArgument] = []
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let route = try await client.upsertRoute(.with {
+                $0.requestID = requestID
+                $0.route = .with {
+                    $0.id = id
+                    $0.eventType = eventType
+                    $0.recipients = .with { $0.personIds = person; $0.roles = role; $0.departments = department; $0.regions = region }
+                    $0.channels = channel.map(\.proto)
+                }
+            }, metadata: metadata, options: callOptions())
+            try options.print(route) { routeTable([route]) }
+        }
+    }
+}
+
+struct ListRoutes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list-routes", abstract: "Event routes: who hears of which event type, on which channels.")
+    @OptionGroup var options: ClientOptions
+    @Option var eventType = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let response = try await client.listRoutes(.with { $0.eventType = eventType; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) { routeTable(response.routes) }
+        }
+    }
+}
+
+func messageTemplateTable(_ templates: [Fieldwork_V1_MessageTemplate]) -> String {
+    table(["event type", "locale", "version", "title", "body", "link"], templates.map {
+        [$0.eventType, $0.locale, "v\($0.version)", $0.title, $0.body, $0.linkTemplate]
+    })
+}
+
+struct UpsertMessageTemplate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upsert-message-template", abstract: "Set the message an event type produces (admin; a new version). Variables in braces.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "e.g. workflows.CardCreated") var eventType: String
+    @Option(help: "e.g. {number} {title}") var title: String
+    @Option(help: "markdown") var body: String
+    @Option(help: "e.g. fieldwork://cards/{card_id}") var link = ""
+    @Option var locale = "zh-CN"
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let template = try await client.upsertTemplate(.with {
+                $0.requestID = requestID
+                $0.template = .with { $0.eventType = eventType; $0.locale = locale; $0.title = title; $0.body = body; $0.linkTemplate = link }
+            }, metadata: metadata, options: callOptions())
+            try options.print(template) { messageTemplateTable([template]) }
+        }
+    }
+}
+
+struct ListMessageTemplates: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list-message-templates", abstract: "The messages event types produce (notifications).")
+    @OptionGroup var options: ClientOptions
+    @Option var eventType = ""
+
+    func run() async throws {
+        try await notifications(options) { client, metadata in
+            let response = try await client.listTemplates(.with { $0.eventType = eventType; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) { messageTemplateTable(response.templates) }
+        }
     }
 }

@@ -27,7 +27,7 @@ struct RecordFact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record-fact", abstract: "Record a purchase, a new-product trial or an academic-event participation.")
     @OptionGroup var options: ClientOptions
-    @Argument(help: "purchase, trial or academic") var kind: String
+    @Argument(help: "purchase, trial or academic", completion: .list(["purchase", "trial", "academic"])) var kind: String
     @Option(help: "the source system's row id (a re-import with the same id changes nothing)") var id: String
     @Option var customer: String
     @Option(help: "YYYY-MM-DD") var date: String
@@ -209,6 +209,85 @@ struct Indicators: AsyncParsableCommand {
                     [$0.name, "\(String(format: "%.1f", $0.actual)) \($0.unit)", String(format: "%.1f", $0.target), $0.attained ? "yes" : "no"]
                 })
             }
+        }
+    }
+}
+
+struct GetCustomerHealth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get-customer-health", abstract: "One customer's health from the latest run.")
+    @OptionGroup var options: ClientOptions
+    @Argument var customer: String
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            let health = try await client.getCustomerHealth(.with { $0.customerID = customer }, metadata: metadata, options: callOptions())
+            try options.print(health) { healthTable([health]) + "\n\nrun \(health.runID) as of \(timestamp(health.asOf))" }
+        }
+    }
+}
+
+func modelConfigTable(_ c: Fieldwork_V1_ModelConfig) -> String {
+    "model v\(c.version), \(timestamp(c.createdAt, present: c.hasCreatedAt)) by \(c.createdBy)\(c.reason.isEmpty ? "" : ": \(c.reason)")\n"
+        + table(["parameter", "value"], [
+            ["weight_purchases", "\(c.weightPurchases)"], ["weight_trials", "\(c.weightTrials)"], ["weight_academic", "\(c.weightAcademic)"],
+            ["window_months", "\(c.windowMonths)"], ["purchases_full_percentile", "\(c.purchasesFullPercentile)"],
+            ["trials_full_marks", "\(c.trialsFullMarks)"], ["academic_full_marks", "\(c.academicFullMarks)"],
+            ["grade_a_min", "\(c.gradeAMin)"], ["grade_b_min", "\(c.gradeBMin)"], ["zero_streak_weeks", "\(c.zeroStreakWeeks)"],
+            ["cultivation_max_score", "\(c.cultivationMaxScore)"], ["recommendation_top_share", "\(c.recommendationTopShare)"],
+        ])
+}
+
+struct ModelConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "model-config", abstract: "The health model's parameters (current, or one version).")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "a version (default: the current one)") var version: Int32 = 0
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            let config = try await client.getModelConfig(.with { $0.version = version }, metadata: metadata, options: callOptions())
+            try options.print(config) { modelConfigTable(config) }
+        }
+    }
+}
+
+struct UpdateModelConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update-model-config", abstract: "Change the health model's parameters (admin; a new version, audited; the next run uses it).")
+    @OptionGroup var options: ClientOptions
+    @Option var weightPurchases: Double?
+    @Option var weightTrials: Double?
+    @Option var weightAcademic: Double?
+    @Option var windowMonths: Int32?
+    @Option var purchasesFullPercentile: Double?
+    @Option var trialsFullMarks: Int32?
+    @Option var academicFullMarks: Int32?
+    @Option var gradeAMin: Double?
+    @Option var gradeBMin: Double?
+    @Option var zeroStreakWeeks: Int32?
+    @Option var cultivationMaxScore: Double?
+    @Option var recommendationTopShare: Double?
+    @Option var reason: String
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        try await scoring(options) { client, metadata in
+            var config = try await client.getModelConfig(.init(), metadata: metadata, options: callOptions())
+            if let weightPurchases { config.weightPurchases = weightPurchases }
+            if let weightTrials { config.weightTrials = weightTrials }
+            if let weightAcademic { config.weightAcademic = weightAcademic }
+            if let windowMonths { config.windowMonths = windowMonths }
+            if let purchasesFullPercentile { config.purchasesFullPercentile = purchasesFullPercentile }
+            if let trialsFullMarks { config.trialsFullMarks = trialsFullMarks }
+            if let academicFullMarks { config.academicFullMarks = academicFullMarks }
+            if let gradeAMin { config.gradeAMin = gradeAMin }
+            if let gradeBMin { config.gradeBMin = gradeBMin }
+            if let zeroStreakWeeks { config.zeroStreakWeeks = zeroStreakWeeks }
+            if let cultivationMaxScore { config.cultivationMaxScore = cultivationMaxScore }
+            if let recommendationTopShare { config.recommendationTopShare = recommendationTopShare }
+            let edited = config
+            let saved = try await client.updateModelConfig(
+                .with { $0.config = edited; $0.reason = reason; $0.requestID = requestID }, metadata: metadata, options: callOptions())
+            try options.print(saved) { modelConfigTable(saved) }
         }
     }
 }

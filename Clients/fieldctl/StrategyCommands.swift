@@ -8,7 +8,7 @@ struct RecordContract: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record-contract", abstract: "Record a contract, revise its payment terms, or record a payment against it.")
     @OptionGroup var options: ClientOptions
-    @Argument(help: "contract, revise-terms or payment") var kind: String
+    @Argument(help: "contract, revise-terms or payment", completion: .list(["contract", "revise-terms", "payment"])) var kind: String
     @Option(help: "contract number (contract, revise-terms) or the payment's source row id") var id: String
     @Option(help: "contract: customer id") var customer = ""
     @Option(help: "contract: region (default: the customer's)") var region = ""
@@ -84,7 +84,7 @@ struct UpdateRule: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
     @Argument var rule: String
     @Option(name: .customLong("set"), help: "a parameter, name=value (repeatable)") var parameters: [String] = []
-    @Option(help: "on or off") var enabled: String?
+    @Option(help: "on or off", completion: .list(["on", "off"])) var enabled: String?
     @Option var reason: String
 
     func run() async throws {

@@ -3,6 +3,7 @@ import FieldworkProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SwiftProtobuf
 
 private func workflows(_ options: ClientOptions, _ body: @Sendable (Fieldwork_V1_WorkflowsService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void) async throws {
     try await options.with(.workflows) { client, metadata in try await body(Fieldwork_V1_WorkflowsService.Client(wrapping: client), metadata) }
@@ -138,7 +139,7 @@ struct SetCardStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "set-status", abstract: "Move a card: IN_PROGRESS, DONE or CANCELLED (with --reason).")
     @OptionGroup var options: ClientOptions
     @Argument(help: "card id or number") var card: String
-    @Argument var status: String
+    @Argument(help: "IN_PROGRESS, DONE or CANCELLED", completion: .list(["IN_PROGRESS", "DONE", "CANCELLED"])) var status: String
     @Option var reason = ""
 
     func run() async throws {
@@ -297,7 +298,7 @@ struct Decide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Approve or reject the step you are named for.")
     @OptionGroup var options: ClientOptions
     @Argument var approval: String
-    @Argument(help: "approve or reject") var decision: String
+    @Argument(help: "approve or reject", completion: .list(["approve", "reject"])) var decision: String
     @Option var comment = ""
 
     func run() async throws {
@@ -325,6 +326,149 @@ struct ListApprovals: AsyncParsableCommand {
                 $0.page.pageSize = 500
             }, metadata: metadata, options: callOptions())
             try options.print(response) { approvalTable(response.approvals) }
+        }
+    }
+}
+
+func templateTable(_ templates: [Fieldwork_V1_RequestTemplate]) -> String {
+    table(["id", "version", "name", "prefix", "trigger", "cards", "active"], templates.map {
+        [$0.id, String($0.version), $0.name, $0.numberPrefix, $0.triggerEventType, $0.cards.map { "\($0.department)(\($0.slaHours)h)" }.joined(separator: ","),
+         $0.active ? "yes" : "no"]
+    })
+}
+
+/// Reads protobuf JSON of `M` from a file ("-": standard input).
+func readJSON<M: SwiftProtobuf.Message>(_ type: M.Type, from path: String) throws -> M {
+    let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+    do {
+        return try M(jsonUTF8Data: data)
+    } catch {
+        throw ValidationError("\(path) is not protobuf JSON of \(M.protoMessageName): \(error)")
+    }
+}
+
+struct UpsertTemplate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upsert-template",
+        abstract: "Create or change a request template from protobuf JSON of fieldwork.v1.RequestTemplate (admin; a new version).",
+        discussion: """
+            Example template.json:
+              {"id": "sample-device", "name": "样品申请", "number_prefix": "YP", "active": true,
+               "cards": [{"department": "logistics", "title": "备货 {products}", "description": "{customer_name}", "sla_hours": 24}]}
+            """)
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "the template as protobuf JSON ('-': standard input)", completion: .file(extensions: ["json"])) var file: String
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        let template = try readJSON(Fieldwork_V1_RequestTemplate.self, from: file)
+        try await workflows(options) { client, metadata in
+            let saved = try await client.upsertTemplate(.with { $0.template = template; $0.requestID = requestID }, metadata: metadata, options: callOptions())
+            try options.print(saved) { templateTable([saved]) }
+        }
+    }
+}
+
+struct GetRequest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get-request", abstract: "One cross-department request with its cards.")
+    @OptionGroup var options: ClientOptions
+    @Argument var id: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let request = try await client.getRequest(.with { $0.id = id }, metadata: metadata, options: callOptions())
+            try options.print(request) {
+                table(["request", "template", "requester", "customer", "origin", "status", "created", "completed"], [[
+                    request.id, "\(request.templateID) v\(request.templateVersion)", request.requesterID, request.customerID, request.origin,
+                    "\(request.status)".uppercased(), timestamp(request.createdAt), timestamp(request.completedAt, present: request.hasCompletedAt),
+                ]]) + "\n\n" + cardTable(request.cards)
+            }
+        }
+    }
+}
+
+struct ListAttachments: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list-attachments", abstract: "A card's attachments (download one with 'download').")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "card id or number") var card: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.listAttachments(.with { $0.cardID = card; $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                table(["attachment", "file", "type", "bytes", "sha256", "by", "uploaded"], response.attachments.map {
+                    [$0.id, $0.fileName, $0.contentType, String($0.sizeBytes), String($0.sha256.prefix(12)), $0.uploadedBy, timestamp($0.uploadedAt)]
+                })
+            }
+        }
+    }
+}
+
+func chainTable(_ chains: [Fieldwork_V1_ApprovalChain]) -> String {
+    table(["chain", "version", "name", "steps"], chains.map { chain in
+        [chain.id, "v\(chain.version)", chain.name, chain.steps.enumerated().map { index, step in
+            "\(index + 1).\(step.role)" + (step.minAmountFen > 0 ? String(format: "≥%.0f", Double(step.minAmountFen) / 100) : "")
+                + (step.productLines.isEmpty ? "" : "[\(step.productLines.joined(separator: ","))]")
+        }.joined(separator: " ")]
+    })
+}
+
+struct UpsertApprovalChain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upsert-approval-chain", abstract: "Create or change an approval chain (admin; a new version).")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "chain id, e.g. contract") var id: String
+    @Option var name: String
+    @Option(help: "a step, in order: role[:minimum CNY[:product line,…]], e.g. director:500000 or finance:0:spine,trauma (repeatable)")
+    var step: [String] = []
+    @Option(help: "idempotency key") var requestID = ""
+
+    func run() async throws {
+        let steps = try step.map { text -> Fieldwork_V1_ApprovalStepRule in
+            let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            var rule = Fieldwork_V1_ApprovalStepRule.with { $0.role = parts[0] }
+            if parts.count > 1, !parts[1].isEmpty {
+                guard let amount = Double(parts[1]) else { throw ValidationError("--step's minimum is an amount in CNY, got '\(parts[1])'") }
+                rule.minAmountFen = Int64((amount * 100).rounded())
+            }
+            if parts.count > 2 { rule.productLines = parts[2].split(separator: ",").map(String.init) }
+            return rule
+        }
+        try await workflows(options) { client, metadata in
+            let chain = try await client.upsertApprovalChain(.with {
+                $0.chain = .with { $0.id = id; $0.name = name; $0.steps = steps }
+                $0.requestID = requestID
+            }, metadata: metadata, options: callOptions())
+            try options.print(chain) { chainTable([chain]) }
+        }
+    }
+}
+
+struct ListApprovalChains: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list-approval-chains", abstract: "Approval chains and their steps.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.listApprovalChains(.with { $0.page.pageSize = 500 }, metadata: metadata, options: callOptions())
+            try options.print(response) { chainTable(response.chains) }
+        }
+    }
+}
+
+struct GetApproval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get-approval", abstract: "One approval with its steps and comments.")
+    @OptionGroup var options: ClientOptions
+    @Argument var approval: String
+
+    func run() async throws {
+        try await workflows(options) { client, metadata in
+            let response = try await client.getApproval(.with { $0.id = approval }, metadata: metadata, options: callOptions())
+            try options.print(response) {
+                approvalTable([response]) + "\n\n" + table(["step", "role", "approver", "status", "decided", "comment"], response.steps.map {
+                    [String($0.index + 1), $0.role, $0.approverID, "\($0.status)".uppercased(), timestamp($0.decidedAt, present: $0.hasDecidedAt), $0.comment]
+                })
+            }
         }
     }
 }
