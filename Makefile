@@ -1,8 +1,11 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications bench-scoring
+.PHONY: run stories test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications bench-scoring
 
-run:            ## the whole system on this machine, playing SPEC §6 story 1
+run:            ## the whole system on this machine: six simulated months, then the manager's view
 	deploy/local/run.sh
+
+stories:        ## the whole system on the real clock, SPEC §6 stories played step by step with fieldctl
+	deploy/local/stories.sh
 
 test:           ## every test against a real PostgreSQL (started if FIELDWORK_TEST_PG_PORT is unset)
 	deploy/local/test.sh

@@ -43,6 +43,7 @@ let package = Package(
         .executable(name: "fieldwork-scoring", targets: ["fieldwork-scoring"]),
         .executable(name: "fieldwork-notifications", targets: ["fieldwork-notifications"]),
         .executable(name: "fieldctl", targets: ["fieldctl"]),
+        .executable(name: "fieldwork-demo", targets: ["fieldwork-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
@@ -97,8 +98,15 @@ let package = Package(
         + [
             .executableTarget(
                 name: "fieldctl",
-                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO, argumentParser],
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", "FieldworkClientSupport", grpcCore, grpcNIO, argumentParser],
                 path: "Clients/fieldctl"
+            ),
+            // What the command-line clients share: terminal tables.
+            .target(name: "FieldworkClientSupport", path: "Clients/FieldworkClientSupport"),
+            .executableTarget(
+                name: "fieldwork-demo",
+                dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", "FieldworkClientSupport", grpcCore, grpcNIO, argumentParser],
+                path: "Clients/fieldwork-demo"
             ),
             .executableTarget(
                 name: "fieldwork-bench-visits",

@@ -236,6 +236,8 @@ def service_rules(svc, overlay, by, configmaps, secrets, clusters, services, pol
     tls = all(config.get(prefix + k) or k in env_names for k in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"))
     plaintext = config.get(prefix + "ALLOW_PLAINTEXT") in ("on", "true", "1", "yes")
     check(tls or plaintext, f"{name}: HOST is not loopback: set TLS_*_FILE or ALLOW_PLAINTEXT, or the service refuses to start")
+    simulated = config.get(prefix + "SIMULATED_CLOCK", "off") not in ("off", "false", "0", "no") or prefix + "SIMULATED_CLOCK" in env_names
+    check(not simulated, f"{name}: SIMULATED_CLOCK is for the local showcase only; a deployment runs on the real clock")
     if overlay == "prod":
         check(tls and not plaintext and config.get(prefix + "TLS_REQUIRE_CLIENT_CERT", "on") == "on",
               f"{name}: prod serves mTLS only (TLS_*_FILE set, ALLOW_PLAINTEXT off, TLS_REQUIRE_CLIENT_CERT on)")

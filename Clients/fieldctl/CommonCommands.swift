@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldworkClientSupport
 import FieldworkDomain
 import FieldworkProto
 import FieldworkRuntime

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldworkClientSupport
 import FieldworkDomain
 import FieldworkProto
 import FieldworkRuntime
@@ -241,21 +242,6 @@ struct ClientOptions: ParsableArguments {
             Swift.print(table())
         }
     }
-}
-
-/// Left-aligned columns, widths by display width (CJK characters count double).
-func table(_ header: [String], _ rows: [[String]]) -> String {
-    func width(_ s: String) -> Int { s.unicodeScalars.reduce(0) { $0 + ($1.value >= 0x1100 && $1.properties.isIdeographic || ($1.value >= 0xFF00 && $1.value <= 0xFFEF) || ($1.value >= 0x3000 && $1.value <= 0x303F) ? 2 : 1) } }
-    let all = [header] + rows
-    let widths = header.indices.map { column in all.map { width($0[column]) }.max() ?? 0 }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - width($1)) }.joined(separator: "  ")
-            .trimmingCharacters(in: .whitespaces)
-    }
-    var lines = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-    lines += rows.map(line)
-    if rows.isEmpty { lines.append("(none)") }
-    return lines.joined(separator: "\n")
 }
 
 func timestamp(_ t: Google_Protobuf_Timestamp, present: Bool = true) -> String {

@@ -1,3 +1,4 @@
+import FieldworkClientSupport
 import ArgumentParser
 import FieldworkProto
 import Foundation

@@ -1,87 +1,9 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine, showing SPEC §6 stories 1, 2, 5, 7 and 8, an approval chain, health scores and the manager's indicators.
-#   1. a throwaway PostgreSQL (installed from Debian packages if missing): one server,
-#      four databases, four login roles that can each reach only their own database;
-#   2. builds and starts the four services as separate processes;
-#   3. loads a small demo organisation and plays the stories with fieldctl;
-#   4. prints what each service now holds and keeps everything up until Ctrl-C.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$PWD
-run_dir=${FIELDWORK_RUN_DIR:-$root/.run}
-pg_port=${FIELDWORK_PG_PORT:-55432}
-pg_dir=/tmp/fieldwork-run-pg-$pg_port
-mkdir -p "$run_dir/logs"
-export FIELDWORK_JWT_SECRET=${FIELDWORK_JWT_SECRET:-fieldwork-local-development-secret-0123456789}
-
-pids=()
-stop_all() {
-  # A second Ctrl-C must not cut the clean-up short.
-  trap '' INT TERM
-  trap - EXIT
-  echo; echo "stopping services…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  deploy/local/postgres.sh stop "$pg_dir"
-  echo "stopped."
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
-step "PostgreSQL on 127.0.0.1:$pg_port"
-deploy/local/postgres.sh ensure-installed
-deploy/local/postgres.sh stop "$pg_dir"
-rm -rf "$pg_dir"
-deploy/local/postgres.sh start "$pg_dir" "$pg_port"
-for service in visits workflows scoring notifications; do
-  deploy/local/postgres.sh create-db "$pg_dir" "$pg_port" "fieldwork_$service" "local-$service-password"
-done
-
-step "Building (first build of the dependencies takes several minutes)"
-swift build --product fieldctl 2>&1 | tail -n 1
-for service in visits workflows scoring notifications; do swift build --product "fieldwork-$service" 2>&1 | tail -n 1; done
-bin=$(swift build --show-bin-path)
-
-step "Starting the four services"
-for port in 7101 7102 7103 7104 9101 9102 9103 9104; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port is already in use (another Fieldwork running?); stop it first" >&2
-    exit 1
-  fi
-done
-declare -A ports=([visits]=7101 [workflows]=7102 [scoring]=7103 [notifications]=7104)
-declare -A subscribers=(
-  [visits]="workflows=127.0.0.1:7102,scoring=127.0.0.1:7103,notifications=127.0.0.1:7104"
-  [workflows]="notifications=127.0.0.1:7104,scoring=127.0.0.1:7103"
-  [scoring]="notifications=127.0.0.1:7104"
-  [notifications]=""
-)
-for service in visits workflows scoring notifications; do
-  prefix="FIELDWORK_${service^^}_"
-  env "${prefix}DATABASE_URL=postgres://fieldwork_$service:local-$service-password@127.0.0.1:$pg_port/fieldwork_$service" \
-      "${prefix}JWT_SECRET=$FIELDWORK_JWT_SECRET" \
-      "${prefix}SUBSCRIBERS=${subscribers[$service]}" \
-      "${prefix}CHECKIN_KEYS=k2026=local-checkin-signing-key-0123456789" \
-      "${prefix}WATERMARK_KEY=local-gps-watermark-key-0123456789" \
-      "$bin/fieldwork-$service" >"$run_dir/logs/$service.log" 2>&1 &
-  pids+=($!)
-  echo "fieldwork-$service  127.0.0.1:${ports[$service]}  metrics :$((${ports[$service]} + 2000))  log $run_dir/logs/$service.log"
-done
-fieldctl() { "$bin/fieldctl" "$@"; }
-for _ in $(seq 1 120); do
-  fieldctl health --strict >/dev/null 2>&1 && break
-  sleep 0.5
-done
-for i in "${!pids[@]}"; do
-  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-    echo "a service exited during start-up; its log:" >&2
-    tail -n 20 "$run_dir"/logs/*.log >&2
-    exit 1
-  fi
-done
-fieldctl health
+# `make stories`: SPEC §6 stories 1, 2, 5, 7 and 8, an approval chain, health scores
+# and the indicators, played step by step with fieldctl against services on the
+# real clock (`make run` shows the simulated months instead).
+source "$(dirname "$0")/services.sh"
+start_fieldwork
 
 token() { fieldctl token --person "$1" --role "${@:2}"; }
 admin=$(token A0001 admin --department management)
@@ -250,6 +172,4 @@ cat <<TXT
   curl -s 127.0.0.1:9101/metrics | grep fieldwork_rpc_total
 Press Ctrl-C to stop everything.
 TXT
-# `wait` returns as soon as a signal arrives (a foreground `sleep` would delay the trap).
-wait "${pids[@]}" || true
-echo "a service stopped by itself; see $run_dir/logs" >&2
+keep_running

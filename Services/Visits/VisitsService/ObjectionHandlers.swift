@@ -21,24 +21,26 @@ extension VisitsService {
     }
 
     /// The three most frequent objection types among submitted visits, each with
-    /// up to three example notes (newest first).
+    /// up to three different example notes, the most recently heard first (ties by
+    /// text, so the same visits always give the same examples).
     func objectionCounts(
         window: TimeWindow, region: String, product: String, department: String, on connection: PostgresConnection
     ) async throws -> [Fieldwork_V1_ObjectionCount] {
         let rows = try await connection.query(
             """
-            SELECT v.objection_type, count(*)::int8,
-                   (array_agg(v.record->>'objectionNote' ORDER BY v.checked_out_at DESC)
-                       FILTER (WHERE coalesce(v.record->>'objectionNote', '') <> ''))[1:3]
-            FROM visits v JOIN customers c ON c.id = v.customer_id
-            WHERE v.status = 'SUBMITTED' AND v.objection_type <> ''
-              AND v.checked_out_at >= \(window.from) AND v.checked_out_at < \(window.to)
-              AND (\(region) = '' OR c.region = \(region))
-              AND (\(product) = '' OR \(product) = ANY (v.product_ids))
-              AND (\(department) = '' OR v.record->>'department' = \(department))
-            GROUP BY v.objection_type
-            ORDER BY count(*) DESC, v.objection_type
-            LIMIT 3
+            WITH matching AS (
+                SELECT v.objection_type AS type, v.checked_out_at AS at, v.record->>'objectionNote' AS note
+                FROM visits v JOIN customers c ON c.id = v.customer_id
+                WHERE v.status = 'SUBMITTED' AND v.objection_type <> ''
+                  AND v.checked_out_at >= \(window.from) AND v.checked_out_at < \(window.to)
+                  AND (\(region) = '' OR c.region = \(region))
+                  AND (\(product) = '' OR \(product) = ANY (v.product_ids))
+                  AND (\(department) = '' OR v.record->>'department' = \(department))
+            ),
+            top AS (SELECT type, count(*)::int8 AS n FROM matching GROUP BY type ORDER BY n DESC, type LIMIT 3),
+            notes AS (SELECT type, note, max(at) AS last FROM matching WHERE coalesce(note, '') <> '' GROUP BY type, note)
+            SELECT top.type, top.n, (SELECT (array_agg(notes.note ORDER BY notes.last DESC, notes.note))[1:3] FROM notes WHERE notes.type = top.type)
+            FROM top ORDER BY top.n DESC, top.type
             """, logger: environment.logger)
         var top: [Fieldwork_V1_ObjectionCount] = []
         for try await (type, count, notes) in rows.decode((String, Int, [String]?).self) {
