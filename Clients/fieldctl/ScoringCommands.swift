@@ -192,17 +192,7 @@ struct Indicators: AsyncParsableCommand {
     @Option(help: "period end, RFC 3339 (default: now)") var to: String?
 
     func run() async throws {
-        let formatter = ISO8601DateFormatter()
-        var range = Fieldwork_V1_TimeRange()
-        if let from {
-            guard let date = formatter.date(from: from) else { throw ValidationError("--from is RFC 3339, e.g. 2026-11-01T00:00:00+08:00") }
-            range.from = .init(date: date)
-        }
-        if let to {
-            guard let date = formatter.date(from: to) else { throw ValidationError("--to is RFC 3339") }
-            range.to = .init(date: date)
-        }
-        let period = range
+        let period = try timeRange(from: from, to: to)
         try await scoring(options) { client, metadata in
             let response = try await client.hardIndicators(.with { $0.range = period }, metadata: metadata, options: callOptions())
             try options.print(response) {

@@ -36,14 +36,11 @@ struct ManagerView {
         }))
 
         section("Customer health, latest nightly run (score = 0.4·P + 0.3·T + 0.3·A)")
-        var health: [Fieldwork_V1_CustomerHealth] = []
-        var token = ""
-        repeat {
+        let health = try await everyPage { token in
             let page = try await fieldwork.scoring.listCustomerHealth(
                 .with { $0.sort = "score"; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: director, options: options)
-            health += page.customers
-            token = page.page.nextPageToken
-        } while !token.isEmpty
+            return (page.customers, page.page.nextPageToken)
+        }
         out.append(table(["customer", "name", "region", "score", "P", "T", "A", "grade", "red warnings", "hint"], health.map {
             [$0.customerID, $0.customerName, $0.region, format($0.score), format($0.components.purchases), format($0.components.trials),
              format($0.components.academic), $0.grade, $0.warnings.joined(separator: " "), $0.cultivationHint ? "cultivate" : ""]
@@ -86,14 +83,11 @@ struct ManagerView {
         out.append("requests completed: \(metrics.completedRequests), mean \(format(metrics.meanRequestCompletionHours)) h from switch to last card done")
 
         section("Escalations (no first response after 24 h → head; after 48 h → director)")
-        var escalated: [Fieldwork_V1_Card] = []
-        token = ""
-        repeat {
+        let escalated = try await everyPage { token in
             let page = try await fieldwork.workflows.listCards(
                 .with { $0.escalatedOnly = true; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: admin, options: options)
-            escalated += page.cards
-            token = page.page.nextPageToken
-        } while !token.isEmpty
+            return (page.cards, page.page.nextPageToken)
+        }
         let byDepartment = Dictionary(grouping: escalated, by: \.department)
         out.append(table(["department", "to the head", "to the director"], byDepartment.keys.sorted().map { department in
             let cards = byDepartment[department]!
@@ -107,14 +101,11 @@ struct ManagerView {
         var firingRows: [[String]] = []
         var reasons: [String] = []
         for rule in rules.rules.sorted(by: { $0.id < $1.id }) {
-            var firings: [Fieldwork_V1_RuleFiring] = []
-            token = ""
-            repeat {
+            let firings = try await everyPage { token in
                 let page = try await fieldwork.scoring.listRuleFirings(
                     .with { $0.ruleID = rule.id; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: admin, options: options)
-                firings += page.firings
-                token = page.page.nextPageToken
-            } while !token.isEmpty
+                return (page.firings, page.page.nextPageToken)
+            }
             firingRows.append([rule.id, rule.name, "\(firings.count)"])
             if let latest = firings.max(by: { ($0.firedAt.date, $0.occurrenceKey) < ($1.firedAt.date, $1.occurrenceKey) }) {
                 reasons.append("\(rule.id): \(latest.explanation)")
@@ -133,16 +124,13 @@ struct ManagerView {
         var inboxes: [[String]] = []
         for person in ["E1001", "M2001", "O4001", "LG01", "MK01", "CP01", "D3001"] {
             let caller = try await fieldwork.caller(person)
-            var counts: [String: Int] = [:]
-            var unread = 0
-            token = ""
-            repeat {
+            let unread = try await fieldwork.notifications.unreadCount(.with { $0.personID = person }, metadata: caller, options: options).unread
+            let items = try await everyPage { token in
                 let page = try await fieldwork.notifications.listInbox(
                     .with { $0.personID = person; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: caller, options: options)
-                for item in page.items { counts[item.eventType, default: 0] += 1 }
-                unread = Int(page.unread)
-                token = page.page.nextPageToken
-            } while !token.isEmpty
+                return (page.items, page.page.nextPageToken)
+            }
+            let counts = Dictionary(grouping: items, by: \.eventType).mapValues(\.count)
             let role = organisation.people.first { $0.id == person }.map { "\($0.name) (\($0.roles.joined(separator: ", ")), \($0.department))" } ?? person
             inboxes.append([person, role, "\(unread)", counts.keys.sorted().map { "\($0.split(separator: ".").last ?? "") \(counts[$0]!)" }.joined(separator: ", ")])
         }
@@ -158,6 +146,19 @@ struct ManagerView {
         out.append("cohort \(cohort): recommended \(effectiveness.recommendedConverted)/\(effectiveness.recommended) converted (\(format(effectiveness.recommendedRate)) %), "
             + "others \(effectiveness.othersConverted)/\(effectiveness.others) (\(format(effectiveness.othersRate)) %), difference \(format(effectiveness.differencePp)) pp")
         return out.joined(separator: "\n")
+    }
+
+    /// Every item of a paged list RPC: `page` gets a page token and returns the
+    /// page's items and the next token (empty on the last page).
+    private func everyPage<Item>(_ page: (String) async throws -> ([Item], String)) async throws -> [Item] {
+        var items: [Item] = []
+        var token = ""
+        repeat {
+            let (more, next) = try await page(token)
+            items += more
+            token = next
+        } while !token.isEmpty
+        return items
     }
 
     private func lastWorkday() -> LocalDate {
