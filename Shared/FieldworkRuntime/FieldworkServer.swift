@@ -113,8 +113,13 @@ public enum FieldworkServer {
                 maxRejections: try configuration.int("RELAY_MAX_REJECTIONS")),
             postgres: postgres, clock: clock, logger: logger, signal: signal, tokens: tokens, registry: registry, health: health)
         jobs.register(Job("outbox-relay", schedule: .manual) { _ in
-            let delivered = await relay.relayAll(wait: true)
-            return JobOutcome(items: delivered, summary: "delivered \(delivered) outbox row(s)")
+            let report = await relay.relayAll(wait: true)
+            guard report.unreachable.isEmpty else {
+                // "Delivered" must mean delivered: a caller that settles on this job learns who is missing.
+                let who = report.unreachable.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
+                throw RPCError(code: .unavailable, message: "delivered \(report.delivered) outbox row(s); could not reach \(who)")
+            }
+            return JobOutcome(items: report.delivered, summary: "delivered \(report.delivered) outbox row(s)")
         })
         jobs.register(Job("outbox-redrive", schedule: .manual) { _ in
             let count = try await relay.redrive()

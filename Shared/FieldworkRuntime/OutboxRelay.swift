@@ -93,34 +93,51 @@ final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Delivers everything due now. Returns rows delivered. With `wait` (the
-    /// `outbox-relay` job: "deliver now"), a pass waits for another replica's (or
-    /// the background loop's) pass instead of skipping, and rows waiting out an
-    /// unreachable consumer's backoff are tried at once, so the job returns after
-    /// a full flush. Refused rows keep their backoff (they count toward parking).
+    /// What one `relayAll` did: rows delivered, and the subscribers it could not reach.
+    struct Report: Sendable, Equatable {
+        var delivered = 0
+        var unreachable: [String: String] = [:]   // subscriber → last error
+    }
+
+    /// Delivers everything due now. With `wait` (the `outbox-relay` job: "deliver
+    /// now"), a pass waits for another replica's (or the background loop's) pass
+    /// instead of skipping, rows waiting out an unreachable consumer's backoff are
+    /// tried at once, and a call waits for its consumer's connection (up to the
+    /// delivery timeout) instead of failing fast, so the job returns after a full
+    /// flush or names who could not be reached. Refused rows keep their backoff
+    /// (they count toward parking).
     @discardableResult
-    func relayAll(wait: Bool = false) async -> Int {
+    func relayAll(wait: Bool = false) async -> Report {
         // Subscribers are independent (own rows, own lock): a slow one must not hold up the others.
-        await withTaskGroup(of: Int.self) { group in
+        await withTaskGroup(of: (String, Pass).self) { group in
             for (subscriber, client) in subscribers {
                 group.addTask {
-                    var total = 0
+                    var total = Pass()
                     // Keep going while progress is made: each pass moves every aggregate one row on.
                     while true {
                         do {
-                            let delivered = try await self.pass(subscriber: subscriber, client: client, wait: wait)
-                            total += delivered
-                            if delivered == 0 { break }
+                            let pass = try await self.pass(subscriber: subscriber, client: client, wait: wait)
+                            total.delivered += pass.delivered
+                            total.unreachable = pass.unreachable
+                            if pass.delivered == 0 || pass.unreachable != nil { break }
                         } catch {
                             self.logger.warning("outbox relay pass failed", metadata: ["subscriber": "\(subscriber.name)", "error": "\(error)"])
                             break
                         }
                     }
-                    return total
+                    return (subscriber.name, total)
                 }
             }
-            return await group.reduce(0, +)
+            return await group.reduce(into: Report()) { report, result in
+                report.delivered += result.1.delivered
+                if let error = result.1.unreachable { report.unreachable[result.0] = error }
+            }
         }
+    }
+
+    private struct Pass {
+        var delivered = 0
+        var unreachable: String?
     }
 
     /// Runs the subscriber clients' connections without the relay loop (tests drive `relayAll` by hand).
@@ -155,7 +172,7 @@ final class OutboxRelay: Service, Sendable {
         var rejections: Int
     }
 
-    private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, wait: Bool) async throws -> Int {
+    private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, wait: Bool) async throws -> Pass {
         let now = clock.now()
         // Receivers check a token's lifetime against the wall clock, also under a simulated business clock.
         let token = try await serviceToken(now: Date())
@@ -166,7 +183,7 @@ final class OutboxRelay: Service, Sendable {
                 ? "SELECT true FROM (SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))) locked"
                 : "SELECT pg_try_advisory_xact_lock(hashtextextended(\(lockKey), 0))"
             for try await value in try await connection.query(lock, logger: logger).decode(Bool.self) { locked = value }
-            guard locked else { return 0 }
+            guard locked else { return Pass() }
 
             var due: [Row] = []
             let rows = try await connection.query(
@@ -184,17 +201,23 @@ final class OutboxRelay: Service, Sendable {
                 due.append(Row(id: id, eventID: eventID, payload: Array(payload.readableBytesView), attempts: attempts, rejections: rejections))
             }
 
-            var delivered = 0
+            // Delivered rows are marked in one statement when the pass ends (or stops
+            // early); the transaction commits both together, so nothing changes for a
+            // crash mid-pass: the rows are delivered again and the consumers' inboxes drop them.
+            var delivered: [Int64] = []
+            func markDelivered() async throws {
+                guard !delivered.isEmpty else { return }
+                try await connection.query(
+                    "UPDATE outbox SET delivered_at = \(clock.now()), attempts = attempts + 1, last_error = NULL WHERE id = ANY(\(delivered))",
+                    logger: logger)
+            }
             for row in due {
                 let started = ContinuousClock.now
-                let outcome = await deliver(row, to: subscriber, client: client, token: token)
+                let outcome = await deliver(row, to: subscriber, client: client, token: token, waitForReady: wait)
                 let elapsed = ContinuousClock.now - started
                 switch outcome {
                 case .delivered:
-                    delivered += 1
-                    try await connection.query(
-                        "UPDATE outbox SET delivered_at = \(clock.now()), attempts = attempts + 1, last_error = NULL WHERE id = \(row.id)",
-                        logger: logger)
+                    delivered.append(row.id)
                 case .unreachable(let error):
                     let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
                     try await connection.query(
@@ -204,7 +227,8 @@ final class OutboxRelay: Service, Sendable {
                         """, logger: logger)
                     logger.debug("subscriber unreachable", metadata: ["subscriber": "\(subscriber.name)", "retry_at": "\(retryAt)"])
                     // The rest of this batch would fail the same way.
-                    return delivered
+                    try await markDelivered()
+                    return Pass(delivered: delivered.count, unreachable: error)
                 case .rejected(let error):
                     let park = row.rejections + 1 >= settings.maxRejections
                     let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
@@ -221,19 +245,22 @@ final class OutboxRelay: Service, Sendable {
                     ])
                 }
             }
-            return delivered
+            try await markDelivered()
+            return Pass(delivered: delivered.count)
         }
     }
 
     private enum Outcome { case delivered, unreachable(String), rejected(String) }
 
     private func deliver(
-        _ row: Row, to subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, token: String
+        _ row: Row, to subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, token: String, waitForReady: Bool
     ) async -> Outcome {
         do {
             let event = try Fieldwork_V1_Event(serializedBytes: row.payload)
             var options = CallOptions.defaults
             options.timeout = settings.deliveryTimeout
+            // A consumer that is starting or reconnecting is waited for, within the timeout.
+            options.waitForReady = waitForReady
             _ = try await client.unary(
                 request: ClientRequest(message: Fieldwork_V1_DeliverRequest.with { $0.event = event },
                                        metadata: ["authorization": "Bearer \(token)", "x-request-id": "relay-\(row.eventID)"]),

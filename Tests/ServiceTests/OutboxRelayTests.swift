@@ -33,7 +33,7 @@ import Testing
     }
 
     func withRelay(
-        consumerPort: Int, maxRejections: Int = 3, _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
+        consumerPort: Int, maxRejections: Int = 3, deliveryTimeout: Duration = .milliseconds(300), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
             try await Migrator.migrate(database.client, [RuntimeSchema.core], logger: TestDatabase.logger)
@@ -42,7 +42,9 @@ import Testing
             health.setServing(true)
             let relay = try OutboxRelay(
                 serviceName: "visits", subscribers: [Subscriber(name: "workflows", endpoint: Endpoint(host: "127.0.0.1", port: consumerPort))],
-                settings: .init(interval: .milliseconds(50), backoff: Backoff(baseSeconds: 0.01, capSeconds: 0.05), maxRejections: maxRejections),
+                settings: .init(
+                    interval: .milliseconds(50), backoff: Backoff(baseSeconds: 0.01, capSeconds: 0.05), maxRejections: maxRejections,
+                    deliveryTimeout: deliveryTimeout),
                 postgres: database.client, clock: SystemClock(), logger: TestDatabase.logger, signal: signal,
                 tokens: try await TokenAuthority(secret: "relay-test-secret-0123456789abcdefghij"),
                 registry: PrometheusCollectorRegistry(), health: health)
@@ -61,10 +63,10 @@ import Testing
         }
     }
 
-    func withConsumer(refuse: Bool, _ body: (Int, Calls) async throws -> Void) async throws {
+    func withConsumer(refuse: Bool, port: Int = 0, _ body: (Int, Calls) async throws -> Void) async throws {
         let calls = Calls()
         let server = GRPCServer(
-            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
+            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext),
             services: [Consumer(calls: calls, refuse: refuse)])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
@@ -82,8 +84,8 @@ import Testing
                 try await append(outbox, aggregate: "b", count: 2, to: database)
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await relay.runClientsForTest() }
-                    #expect(await relay.relayAll(wait: true) == 5)
-                    #expect(await relay.relayAll(wait: true) == 0)
+                    #expect(await relay.relayAll(wait: true) == .init(delivered: 5))
+                    #expect(await relay.relayAll(wait: true) == .init(delivered: 0))
                     relay.stopClientsForTest()
                 }
                 #expect(calls.all.filter { $0.hasPrefix("a-") } == ["a-0", "a-1", "a-2"])
@@ -126,7 +128,10 @@ import Testing
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await relay.runClientsForTest() }
                 for _ in 0..<8 {
-                    await relay.relayAll(wait: true)
+                    let report = await relay.relayAll(wait: true)
+                    // The deliver-now job learns who could not be reached.
+                    #expect(report.delivered == 0)
+                    #expect(report.unreachable.keys.sorted() == ["workflows"])
                     try await Task.sleep(for: .milliseconds(60))
                 }
                 relay.stopClientsForTest()
@@ -135,6 +140,33 @@ import Testing
             // Only the head of the aggregate is tried while it fails: order is kept.
             #expect(try await database.scalar("SELECT max(attempts) FROM outbox", as: Int.self) >= 3)
             #expect(try await database.scalar("SELECT min(attempts) FROM outbox", as: Int.self) == 0)
+        }
+    }
+
+    /// The deliver-now job waits for a consumer that is still starting instead of
+    /// failing fast, so a caller that settles on it is not left with undelivered rows.
+    @Test func deliverNowWaitsForAConsumerThatComesUpLate() async throws {
+        // A loopback port that was free a moment ago; the consumer takes it up after the first call.
+        var freePort = 0
+        try await withConsumer(refuse: false) { port, _ in freePort = port }
+        let port = freePort
+        try await withRelay(consumerPort: port, deliveryTimeout: .seconds(10)) { relay, outbox, database in
+            try await append(outbox, aggregate: "late", count: 2, to: database)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await relay.runClientsForTest() }
+                let delivered = AsyncStream<Void>.makeStream()
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(700))
+                    try await withConsumer(refuse: false, port: port) { _, _ in
+                        for await _ in delivered.stream {}   // serve until the relay is done
+                    }
+                }
+                let report = await relay.relayAll(wait: true)
+                #expect(report == .init(delivered: 2))
+                delivered.continuation.finish()
+                relay.stopClientsForTest()
+            }
+            #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL", as: Int.self) == 2)
         }
     }
 }
