@@ -36,13 +36,14 @@ public struct Outbox: Sendable {
         }
         let bytes = ByteBuffer(bytes: try event.serializedBytes() as [UInt8])
         let eventID = UUID(uuidString: event.id)!
-        for subscriber in subscribers {
-            try await connection.query(
-                """
-                INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-                VALUES (\(eventID), \(subscriber), \(aggregateID), \(event.type), \(bytes), \(occurredAt), least(\(occurredAt), now()))
-                """, logger: logger)
-        }
+        guard !subscribers.isEmpty else { return event }
+        // One statement for all subscribers' rows: a round trip per event, not per subscriber.
+        try await connection.query(
+            """
+            INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+            SELECT \(eventID), s, \(aggregateID), \(event.type), \(bytes), \(occurredAt), least(\(occurredAt), now())
+            FROM unnest(\(subscribers)::text[]) AS s
+            """, logger: logger)
         return event
     }
 

@@ -1,6 +1,7 @@
 import FieldworkDomain
 import Foundation
 import JWTKit
+import Synchronization
 
 /// The JWT claims Fieldwork issues and accepts.
 public struct FieldworkClaims: JWTPayload, Equatable {
@@ -24,6 +25,7 @@ public struct TokenAuthority: Sendable {
     public enum Failure: Error, Equatable { case malformed, badSignature, expired, wrongIssuer, wrongAudience, unknownRole(String) }
 
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokens()
     public let issuer: String
     public let audience: String
 
@@ -47,6 +49,11 @@ public struct TokenAuthority: Sendable {
     }
 
     public func verify(_ token: String) async throws(Failure) -> Principal {
+        // A token seen before is the same claims: only its lifetime needs checking again.
+        if let known = verified.lookup(token) {
+            guard known.expires > Date() else { throw .expired }
+            return known.principal
+        }
         let claims: FieldworkClaims
         do {
             claims = try await keys.verify(token, as: FieldworkClaims.self)
@@ -66,6 +73,33 @@ public struct TokenAuthority: Sendable {
             guard let role = Role(rawValue: code) else { throw .unknownRole(code) }
             roles.insert(role)
         }
-        return Principal(personID: claims.sub.value, roles: roles, department: claims.department ?? "", region: claims.region ?? "")
+        let principal = Principal(personID: claims.sub.value, roles: roles, department: claims.department ?? "", region: claims.region ?? "")
+        verified.remember(token, principal: principal, expires: claims.exp.value)
+        return principal
+    }
+}
+
+/// Tokens whose signature and claims have been verified, keyed by the exact
+/// token text. Clients and the relays reuse a token for many calls; this spares
+/// each call the HMAC, the JSON decoding and a hop through jwt-kit's key actor.
+/// Bounded: when full it starts over (tokens live an hour, so it refills at once).
+final class VerifiedTokens: Sendable {
+    struct Entry: Sendable {
+        var principal: Principal
+        var expires: Date
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    func lookup(_ token: String) -> Entry? { entries.withLock { $0[token] } }
+
+    func remember(_ token: String, principal: Principal, expires: Date) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = Entry(principal: principal, expires: expires)
+        }
     }
 }
