@@ -1,5 +1,6 @@
 # Shared by the bench-*.sh scripts (sourced): a fresh PostgreSQL with one
 # service database, the release (or CONFIG=debug) binaries, and clean-up on exit.
+source deploy/local/build-lib.sh
 
 # bench_start_postgres DIR PORT DATABASE — a new server in DIR with DATABASE
 # (password bench-password); stops it, and the service in $pid, on exit.
@@ -18,12 +19,12 @@ bench_cleanup() {
   deploy/local/postgres.sh stop "$bench_pg_dir"
 }
 
-# bench_build PRODUCT… — builds them; sets $bin to the binaries' directory.
+# bench_build — builds the executables (the same build as `make run`); sets $bin.
 bench_build() {
   local config=${CONFIG:-release}   # CONFIG=debug reuses the test build (slower service, figures not comparable)
   echo "building $config binaries…" >&2
-  for product in "$@"; do swift build -c "$config" --product "$product" >&2; done
-  bin=$(swift build -c "$config" --show-bin-path)
+  mkdir -p .run/logs
+  fieldwork_build "$config" .run/logs/build.log >&2
 }
 
 # bench_wait_port PORT — until something listens there (20 s at most).

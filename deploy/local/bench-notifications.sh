@@ -20,7 +20,7 @@ port=7194
 bench_start_postgres "$pg_dir" "$pg_port" fieldwork_notifications
 sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fieldwork_notifications "$@"; }
 
-bench_build fieldwork-notifications fieldwork-bench-notifications
+bench_build
 
 FIELDWORK_NOTIFICATIONS_DATABASE_URL=postgres://fieldwork_notifications:bench-password@127.0.0.1:$pg_port/fieldwork_notifications \
 FIELDWORK_NOTIFICATIONS_DATABASE_POOL_SIZE=32 FIELDWORK_NOTIFICATIONS_PORT=$port FIELDWORK_NOTIFICATIONS_METRICS_PORT=-1 \

@@ -20,7 +20,7 @@ port=7193
 bench_start_postgres "$pg_dir" "$pg_port" fieldwork_scoring
 sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fieldwork_scoring "$@"; }
 
-bench_build fieldwork-scoring fieldwork-bench-scoring
+bench_build
 
 # Subscribers on a closed port: warnings and firings are written to the outbox, as in production.
 # The 02:00 run is pushed out of the way; the benchmark starts it by RunJob.

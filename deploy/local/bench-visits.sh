@@ -14,7 +14,7 @@ secret=bench-secret-0123456789abcdefghijklmnop
 
 bench_start_postgres "$pg_dir" "$pg_port" fieldwork_visits
 
-bench_build fieldwork-visits fieldwork-bench-visits
+bench_build
 
 # Three subscribers on closed ports: each event is written as three outbox rows, as in production.
 FIELDWORK_VISITS_DATABASE_URL=postgres://fieldwork_visits:bench-password@127.0.0.1:$pg_port/fieldwork_visits \

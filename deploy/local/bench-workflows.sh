@@ -20,7 +20,7 @@ port=7192
 bench_start_postgres "$pg_dir" "$pg_port" fieldwork_workflows
 sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d fieldwork_workflows "$@"; }
 
-bench_build fieldwork-workflows fieldwork-bench-workflows
+bench_build
 
 # Two subscribers on a closed port: each event is written as two outbox rows, as in production.
 # The scheduled sweep is pushed out of the way; the benchmark runs it by RunJob.

@@ -6,6 +6,7 @@
 #   start_fieldwork [extra environment assignments for every service…]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source deploy/local/build-lib.sh
 root=$PWD
 run_dir=${FIELDWORK_RUN_DIR:-$root/.run}
 pg_port=${FIELDWORK_PG_PORT:-55432}
@@ -44,11 +45,8 @@ start_fieldwork() {
   local config=${FIELDWORK_BUILD:-release}
   step "Building ($config; the first build of the dependencies takes several minutes)"
   local build_start=$SECONDS
-  for product in fieldctl fieldwork-demo fieldwork-visits fieldwork-workflows fieldwork-scoring fieldwork-notifications; do
-    swift build -c "$config" --product "$product" 2>&1 | tail -n 1
-  done
+  fieldwork_build "$config" "$run_dir/logs/build.log"
   echo "built in $((SECONDS - build_start)) s"
-  bin=$(swift build -c "$config" --show-bin-path)
 
   step "Starting the four services"
   for port in 7101 7102 7103 7104 9101 9102 9103 9104; do
