@@ -59,6 +59,7 @@ extension WorkflowsService {
             targets["\(card.level)/\(card.department)"] = try await escalationTarget(level: card.level, department: card.department, on: connection)
         }
         let formatter = ISO8601DateFormatter()
+        let encoder = JSONEncoder()   // one for the batch: making one per card cost more than encoding
         var texts: [String] = [], changes: [String] = [], audits: [AuditRecord] = []
         var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = []
         for card in escalated {
@@ -67,7 +68,7 @@ extension WorkflowsService {
             let whom = card.level == 1 ? "department head" : "director"
             texts.append("no first response since \(formatter.string(from: card.overdueSince)): escalated to the \(whom) "
                 + (target.isEmpty ? "(none in the directory)" : target))
-            changes.append(String(decoding: try JSONEncoder().encode([change]), as: UTF8.self))
+            changes.append(String(decoding: try encoder.encode([change]), as: UTF8.self))
             let entityID = card.id.uuidString.lowercased()
             audits.append(AuditRecord(entityType: "card", entityID: entityID, action: "escalate", changes: [change, .init("escalated_to", "", target)]))
             events.append((.cardEscalated(.with {
