@@ -33,6 +33,7 @@ struct Simulation {
     private var plans: [String: [String]] = [:]               // rep → today's planned hospitals
     private var proposals: [String: String] = [:]             // story 6: label → proposal id
     private(set) var tally = Tally()
+    private var businessTime: Date?                            // what the services' clocks were last set to
 
     struct Tally {
         var visits = 0, void = 0, outOfRange = 0, skipped = 0, supportRequests = 0, trials = 0, contracts = 0, payments = 0
@@ -612,6 +613,7 @@ struct Simulation {
 
     /// Moves every service's business clock to `time`.
     private mutating func setTime(_ time: Date) async throws {
+        guard time != businessTime else { return }   // e.g. a visit slot's submissions and the tick after them
         let admin = try await fieldwork.caller("A0001")
         let fieldwork = fieldwork
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -621,6 +623,7 @@ struct Simulation {
             try await group.waitForAll()
         }
         tally.rpcs += fieldwork.clocks.count
+        businessTime = time
     }
 
     enum ServiceName { case visits, workflows, scoring }
