@@ -26,25 +26,8 @@ public struct Outbox: Sendable {
         _ payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String, at occurredAt: Date,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Fieldwork_V1_Event {
-        let event = Fieldwork_V1_Event.with {
-            $0.id = UUID().uuidString.lowercased()
-            $0.type = payload.typeName
-            $0.occurredAt = .init(occurredAt)
-            $0.source = source
-            $0.aggregateID = aggregateID
-            $0.payload = payload
-        }
-        let bytes = ByteBuffer(bytes: try event.serializedBytes() as [UInt8])
-        let eventID = UUID(uuidString: event.id)!
-        guard !subscribers.isEmpty else { return event }
         // One statement for all subscribers' rows: a round trip per event, not per subscriber.
-        try await connection.query(
-            """
-            INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-            SELECT \(eventID), s, \(aggregateID), \(event.type), \(bytes), \(occurredAt), least(\(occurredAt), now())
-            FROM unnest(\(subscribers)::text[]) AS s
-            """, logger: logger)
-        return event
+        try await appendAll([(payload, aggregateID)], at: occurredAt, on: connection, logger: logger)[0]
     }
 
     /// Appends many events in one statement — one row per event and subscriber —
