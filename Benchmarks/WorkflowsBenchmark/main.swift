@@ -6,23 +6,30 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 
 // Drives a running workflows service over TCP and prints figures:
-//  1. one escalation sweep (`RunJob escalation`) over the cards the caller seeded
-//     (`make bench-workflows` seeds 1 000 000 open cards, 1 000 of them overdue),
-//     then a sweep with nothing due;
+//  1. escalation sweeps (`RunJob escalation` as of a given moment) over the cards
+//     the caller seeded: `make bench-workflows` seeds 1 000 000 open cards and
+//     `--sweeps` groups of 1 000 overdue ones, group g due (sweeps − g + 1) hours
+//     before `--seeded-at`, so sweep g, half an hour after its group fell due,
+//     finds exactly that group; then a sweep with nothing due;
 //  2. card create/update throughput: CreateRequest (3 numbered cards) followed by
 //     AcknowledgeCard on one of them, at the given concurrency.
 // `make bench-workflows` also measures the PostgreSQL ceiling for the same
 // writes and prints the ratio.
 //
-// usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET [--pairs N] [--concurrency 32]
+// usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --seeded-at EPOCH_SECONDS
+//            [--sweeps 5] [--pairs N] [--concurrency 32]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
     (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
 })
-guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
-    FileHandle.standardError.write(Data("usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET [--pairs N] [--concurrency 32]\n".utf8))
+guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"],
+      let seededAt = arguments["--seeded-at"].flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
+else {
+    FileHandle.standardError.write(Data(
+        "usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --seeded-at EPOCH_SECONDS [--sweeps 5] [--pairs N] [--concurrency 32]\n".utf8))
     exit(2)
 }
+let sweeps = max(1, Int(arguments["--sweeps"] ?? "") ?? 5)
 let pairs = Int(arguments["--pairs"] ?? "") ?? 3000
 let concurrency = Int(arguments["--concurrency"] ?? "") ?? 32
 
@@ -46,14 +53,26 @@ try await withGRPCClient(
 ) { client in
     let workflows = Fieldwork_V1_WorkflowsService.Client(wrapping: client)
 
-    // 1. The escalation sweep.
-    for label in ["sweep with the seeded overdue cards", "sweep with nothing due"] {
+    // 1. The escalation sweeps.
+    func sweep(asOf: Date) async throws -> (escalated: Int64, ms: Double) {
         let started = ContinuousClock.now
-        let outcome = try await workflows.runJob(.with { $0.name = "escalation" }, metadata: metadata(admin))
-        let elapsed = (ContinuousClock.now - started).ms
-        print(String(format: "%@: %d escalation(s) in %.1f ms", label, outcome.itemsProcessed, elapsed))
-        print(String(format: "bench-workflows sweep ms (%d escalated): %.1f", outcome.itemsProcessed, elapsed))
+        let outcome = try await workflows.runJob(.with { $0.name = "escalation"; $0.asOf = .init(date: asOf) }, metadata: metadata(admin))
+        return (outcome.itemsProcessed, (ContinuousClock.now - started).ms)
     }
+    var sweepTimes: [Double] = [], escalatedPerSweep: Set<Int64> = []
+    for group in 1...sweeps {
+        let asOf = seededAt.addingTimeInterval(-Double(sweeps - group) * 3600 - 1800)
+        let (escalated, ms) = try await sweep(asOf: asOf)
+        print(String(format: "sweep %d: %d escalation(s) in %.1f ms", group, escalated, ms))
+        sweepTimes.append(ms)
+        escalatedPerSweep.insert(escalated)
+    }
+    sweepTimes.sort()
+    print(String(format: "bench-workflows sweep ms (%@ escalated each): median %.1f, best %.1f, worst %.1f over %d sweeps",
+                 escalatedPerSweep.sorted().map(String.init).joined(separator: "/"),
+                 percentile(sweepTimes, 0.5), sweepTimes[0], sweepTimes[sweepTimes.count - 1], sweeps))
+    let idle = try await sweep(asOf: seededAt.addingTimeInterval(-1800))
+    print(String(format: "bench-workflows sweep ms (nothing due, %d escalated): %.1f", idle.escalated, idle.ms))
 
     // 2. Card create/update throughput.
     let started = ContinuousClock.now

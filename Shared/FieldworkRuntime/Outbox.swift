@@ -38,32 +38,32 @@ public struct Outbox: Sendable {
         on connection: PostgresConnection, logger: Logger
     ) async throws -> [Fieldwork_V1_Event] {
         var events: [Fieldwork_V1_Event] = []
-        var eventIDs: [UUID] = [], targets: [String] = [], aggregates: [String] = [], types: [String] = [], payloads: [ByteBuffer] = []
+        var eventIDs: [UUID] = [], aggregates: [String] = [], types: [String] = [], payloads: [ByteBuffer] = []
         for item in items {
+            let eventID = UUID()
             let event = Fieldwork_V1_Event.with {
-                $0.id = UUID().uuidString.lowercased()
+                $0.id = eventID.uuidString.lowercased()
                 $0.type = item.payload.typeName
                 $0.occurredAt = .init(occurredAt)
                 $0.source = source
                 $0.aggregateID = item.aggregateID
                 $0.payload = item.payload
             }
-            let bytes = ByteBuffer(bytes: try event.serializedBytes() as [UInt8])
-            for subscriber in subscribers {
-                eventIDs.append(UUID(uuidString: event.id)!)
-                targets.append(subscriber)
-                aggregates.append(item.aggregateID)
-                types.append(event.type)
-                payloads.append(bytes)
-            }
+            eventIDs.append(eventID)
+            aggregates.append(item.aggregateID)
+            types.append(event.type)
+            payloads.append(ByteBuffer(bytes: try event.serializedBytes() as [UInt8]))
             events.append(event)
         }
-        guard !eventIDs.isEmpty else { return events }
+        guard !events.isEmpty, !subscribers.isEmpty else { return events }
+        // Each event once over the wire; SQL makes its row per subscriber, in event order.
         try await connection.query(
             """
             INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
             SELECT e, s, a, t, p, \(occurredAt), least(\(occurredAt), now())
-            FROM unnest(\(eventIDs)::uuid[], \(targets)::text[], \(aggregates)::text[], \(types)::text[], \(payloads)::bytea[]) AS x (e, s, a, t, p)
+            FROM unnest(\(eventIDs)::uuid[], \(aggregates)::text[], \(types)::text[], \(payloads)::bytea[]) WITH ORDINALITY AS x (e, a, t, p, n)
+            CROSS JOIN unnest(\(subscribers)::text[]) WITH ORDINALITY AS y (s, m)
+            ORDER BY n, m
             """, logger: logger)
         return events
     }

@@ -121,7 +121,8 @@ import Glibc
             }
 
             await cluster.stop(.workflows, signal: SIGKILL)
-            try cluster.start(.workflows)
+            // Back with batches of two cards, so a sweep that finds more than a batch due takes several.
+            try cluster.start(.workflows, extra: ["ESCALATION_BATCH": "2"])
             try await cluster.waitUntilServing(.workflows)
 
             let created = marketing.createdAt.date
@@ -168,7 +169,23 @@ import Glibc
             let timeline = try await cluster.workflows(story.admin) { client, metadata in
                 try await client.cardTimeline(.with { $0.cardID = marketing.id }, metadata: metadata).entries
             }
-            #expect(timeline.filter { $0.kind == "escalated" }.count == 2)
+            // Each level is written down: whom it went to and since when nobody answered (the SLA's end, then 24 h later).
+            let slaEnd = marketing.dueAt.date, iso = ISO8601DateFormatter()
+            #expect(timeline.filter { $0.kind == "escalated" }.map(\.text) == [
+                "no first response since \(iso.string(from: slaEnd)): escalated to the department head MK01",
+                "no first response since \(iso.string(from: slaEnd.addingTimeInterval(24 * 3600))): escalated to the director D3001",
+            ])
+            #expect(timeline.filter { $0.kind == "escalated" }.map { $0.changes.map { [$0.field, $0.before, $0.after] } } == [
+                [["escalation_level", "0", "1"]], [["escalation_level", "1", "2"]],
+            ])
+            let audit = try await cluster.workflows(story.admin) { client, metadata in
+                try await client.listAudit(.with { $0.entityType = "card"; $0.entityID = marketing.id }, metadata: metadata).entries
+            }.filter { $0.action == "escalate" }
+            #expect(audit.map { $0.changes.map { [$0.field, $0.before, $0.after] } } == [
+                [["escalation_level", "0", "1"], ["escalated_to", "", "MK01"]],
+                [["escalation_level", "1", "2"], ["escalated_to", "", "D3001"]],
+            ])
+            #expect(audit.allSatisfy { $0.actorPersonID == "job:escalation" })
 
             // Found overdue after a long outage: both levels fire in one sweep, once.
             let later = try await story.supportRequest(customer: "H-ZJ-002")

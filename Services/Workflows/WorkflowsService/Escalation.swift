@@ -11,102 +11,97 @@ import PostgresNIO
 /// once however often the job runs, with any number of replicas, and a
 /// service that was down fires every overdue level as soon as it is back.
 extension WorkflowsService {
-    static let escalationBatch = 1000
-
     func escalate(asOf: Date) async throws -> JobOutcome {
         var escalated = 0
         while true {
-            let claimed = try await environment.transaction { connection in
+            let batch = try await environment.transaction { connection in
                 try await escalateBatch(asOf: asOf, on: connection)
             }
-            escalated += claimed
-            // A card found long overdue may owe its next level too: sweep until nothing is due.
-            if claimed == 0 { break }
+            escalated += batch.escalated
+            guard batch.moreDue else { break }
         }
         return JobOutcome(items: escalated, summary: "\(escalated) escalation(s) as of \(asOf)")
     }
 
-    /// One batch in one transaction, set-based: the claim and the level change are
-    /// one UPDATE, and the timeline entries, audit entries and events are one
-    /// INSERT each, so a sweep costs a handful of statements, not a few per card.
-    private func escalateBatch(asOf: Date, on connection: PostgresConnection) async throws -> Int {
+    /// One batch in one transaction and two statements. The first claims the due
+    /// cards, raises their level, finds whom each level goes to, and writes the
+    /// timeline and audit entries, all in SQL (data-modifying CTEs), so no
+    /// per-card values travel to Swift and back; the second writes the events,
+    /// whose protobuf payloads are built here. Audit `changes` has the shape of
+    /// `AuditRecord.Change` (`field`, `before`, `after`); the escalation test
+    /// reads both back through the RPCs.
+    ///
+    /// `moreDue`: another batch may find work — more cards were due than one batch
+    /// takes, or a card was found so long overdue that it already owes its next level.
+    private func escalateBatch(asOf: Date, on connection: PostgresConnection) async throws -> (escalated: Int, moreDue: Bool) {
         let step = Double(ladder.stepHours) * 3600
+        let principal = Principal.job("escalation")
+        let now = environment.clock.now()
+        // The claim joins on ctid: the row just locked, without a second primary-key lookup per card.
         let rows = try await connection.query(
             """
             WITH due AS (
-                SELECT id FROM cards WHERE next_escalation_at <= \(asOf)
-                ORDER BY next_escalation_at LIMIT \(Self.escalationBatch)
+                SELECT ctid FROM cards WHERE next_escalation_at <= \(asOf)
+                ORDER BY next_escalation_at LIMIT \(escalationBatch)
                 FOR UPDATE SKIP LOCKED
+            ), raised AS (
+                UPDATE cards c SET escalation_level = c.escalation_level + 1, escalated_at = \(asOf), updated_at = \(now),
+                    next_escalation_at = CASE WHEN c.escalation_level + 1 < \(EscalationLadder.topLevel)
+                                              THEN c.due_at + make_interval(secs => \(step) * (c.escalation_level + 1)) END
+                FROM due WHERE c.ctid = due.ctid
+                RETURNING c.id, c.number, c.department, c.escalation_level AS level,
+                          -- the moment this level fell due: the SLA's end for the head, one step later for the director
+                          c.due_at + make_interval(secs => \(step) * (c.escalation_level - 1)) AS overdue_since,
+                          coalesce(c.next_escalation_at <= \(asOf), false) AS owes_next
+            ), targets AS (
+                -- Level 1: the department's head. Level 2: the head's supervisor when that person is a
+                -- director, otherwise the first active director. Empty when the directory copy has nobody.
+                SELECT w.department, w.level, coalesce(CASE WHEN w.level = 1 THEN d.head_person_id ELSE coalesce(
+                    (SELECT s.id FROM directory_people h JOIN directory_people s ON s.id = h.supervisor_id
+                     WHERE h.id = d.head_person_id AND s.active AND 'director' = ANY (s.roles)),
+                    (SELECT p.id FROM directory_people p WHERE p.active AND 'director' = ANY (p.roles) ORDER BY p.id LIMIT 1)) END, '') AS target
+                FROM (SELECT DISTINCT department, level FROM raised) w
+                LEFT JOIN directory_departments d ON d.code = w.department
+            ), escalated AS (
+                SELECT r.*, t.target, jsonb_build_object('field', 'escalation_level', 'before', (r.level - 1)::text, 'after', r.level::text) AS change
+                FROM raised r JOIN targets t USING (department, level)
+            ), timeline AS (
+                INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes)
+                SELECT id, \(now), \(principal.personID), 'escalated',
+                       'no first response since ' || to_char(overdue_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                       || ': escalated to the ' || CASE level WHEN 1 THEN 'department head ' ELSE 'director ' END
+                       || CASE target WHEN '' THEN '(none in the directory)' ELSE target END,
+                       jsonb_build_array(change)
+                FROM escalated
+            ), audit AS (
+                INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+                SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'escalate',
+                       jsonb_build_array(change, jsonb_build_object('field', 'escalated_to', 'before', '', 'after', target)), '', ''
+                FROM escalated ORDER BY number
             )
-            UPDATE cards c SET escalation_level = c.escalation_level + 1, escalated_at = \(asOf), updated_at = \(environment.clock.now()),
-                next_escalation_at = CASE WHEN c.escalation_level + 1 < \(EscalationLadder.topLevel)
-                                          THEN c.due_at + make_interval(secs => \(step) * (c.escalation_level + 1)) END
-            FROM due WHERE c.id = due.id
-            RETURNING c.id, c.number, c.department, c.escalation_level, c.due_at
+            SELECT id, number, department, level, overdue_since, target,
+                   -- the statement's snapshot still shows this batch's cards as due
+                   owes_next OR (SELECT count(*) > \(escalationBatch) FROM (
+                       SELECT FROM cards WHERE next_escalation_at <= \(asOf) LIMIT \(escalationBatch + 1)) d)
+            FROM escalated ORDER BY number
             """, logger: environment.logger)
-        var escalated: [(id: UUID, number: String, department: String, level: Int, overdueSince: Date)] = []
-        for try await (id, number, department, level, dueAt) in rows.decode((UUID, String, String, Int, Date).self) {
-            // The moment this level fell due: the SLA's end for the head, one step later for the director.
-            escalated.append((id, number, department, level, dueAt.addingTimeInterval(Double(level - 1) * step)))
-        }
-        guard !escalated.isEmpty else { return 0 }
-        escalated.sort { $0.number < $1.number }
-
-        let principal = Principal.job("escalation")
-        let now = environment.clock.now()
-        var targets: [String: String] = [:]   // "level/department" → person
-        for card in escalated where targets["\(card.level)/\(card.department)"] == nil {
-            targets["\(card.level)/\(card.department)"] = try await escalationTarget(level: card.level, department: card.department, on: connection)
-        }
-        let formatter = ISO8601DateFormatter()
-        let encoder = JSONEncoder()   // one for the batch: making one per card cost more than encoding
-        var texts: [String] = [], changes: [String] = [], audits: [AuditRecord] = []
         var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = []
-        for card in escalated {
-            let target = targets["\(card.level)/\(card.department)"] ?? ""
-            let change = AuditRecord.Change("escalation_level", String(card.level - 1), String(card.level))
-            let whom = card.level == 1 ? "department head" : "director"
-            texts.append("no first response since \(formatter.string(from: card.overdueSince)): escalated to the \(whom) "
-                + (target.isEmpty ? "(none in the directory)" : target))
-            changes.append(String(decoding: try encoder.encode([change]), as: UTF8.self))
-            let entityID = card.id.uuidString.lowercased()
-            audits.append(AuditRecord(entityType: "card", entityID: entityID, action: "escalate", changes: [change, .init("escalated_to", "", target)]))
+        var moreDue = false
+        for try await (id, number, department, level, overdueSince, target, more) in rows.decode(
+            (UUID, String, String, Int, Date, String, Bool).self)
+        {
+            let cardID = id.uuidString.lowercased()
             events.append((.cardEscalated(.with {
-                $0.cardID = entityID
-                $0.number = card.number
-                $0.department = card.department
-                $0.level = Int32(card.level)
+                $0.cardID = cardID
+                $0.number = number
+                $0.department = department
+                $0.level = Int32(level)
                 $0.escalatedTo = target
-                $0.overdueSince = .init(card.overdueSince)
-            }), "card:\(entityID)"))
+                $0.overdueSince = .init(overdueSince)
+            }), "card:\(cardID)"))
+            moreDue = moreDue || more
         }
-        try await connection.query(
-            """
-            INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes)
-            SELECT card, \(now), \(principal.personID), 'escalated', text, changes::jsonb
-            FROM unnest(\(escalated.map(\.id))::uuid[], \(texts)::text[], \(changes)::text[]) AS x (card, text, changes)
-            """, logger: environment.logger)
-        try await AuditLog.appendAll(audits, actor: principal, at: now, on: connection, logger: environment.logger)
         try await environment.outbox.appendAll(events, at: now, on: connection, logger: environment.logger)
-        return escalated.count
-    }
-
-    /// Level 1: the department's head. Level 2: the head's supervisor when that
-    /// person is a director, otherwise the first active director. Empty when the
-    /// directory copy has nobody (the card still escalates and says so).
-    private func escalationTarget(level: Int, department: String, on connection: PostgresConnection) async throws -> String {
-        let rows = try await connection.query(
-            """
-            SELECT d.head_person_id,
-                   (SELECT s.id FROM directory_people h JOIN directory_people s ON s.id = h.supervisor_id
-                    WHERE h.id = d.head_person_id AND s.active AND 'director' = ANY (s.roles)),
-                   (SELECT p.id FROM directory_people p WHERE p.active AND 'director' = ANY (p.roles) ORDER BY p.id LIMIT 1)
-            FROM (SELECT \(department)::text AS code) wanted
-            LEFT JOIN directory_departments d ON d.code = wanted.code
-            """, logger: environment.logger)
-        for try await (head, headsDirector, anyDirector) in rows.decode((String?, String?, String?).self) {
-            return level == 1 ? (head ?? "") : (headsDirector ?? anyDirector ?? "")
-        }
-        return ""
+        return (events.count, moreDue)
     }
 }

@@ -14,6 +14,7 @@ public enum WorkflowsBlueprint {
         settings: [
             Setting("ESCALATION_STEP_HOURS", default: "24", help: "hours from the department head's escalation to the director's"),
             Setting("ESCALATION_INTERVAL_SECONDS", default: "60", help: "how often the escalation sweep runs"),
+            Setting("ESCALATION_BATCH", default: "1000", help: "cards claimed per escalation transaction (a sweep takes as many as are due)"),
             Setting("ATTACHMENT_MAX_BYTES", default: String(AttachmentPolicy.defaultMaxBytes), help: "largest attachment accepted, in bytes"),
         ],
         migrations: WorkflowsMigrations.all,
@@ -41,12 +42,14 @@ struct WorkflowsService: RegistrableRPCService {
     let environment: ServiceEnvironment
     let store: CardStore
     let ladder: EscalationLadder
+    let escalationBatch: Int
     let attachmentPolicy: AttachmentPolicy
 
     init(environment: ServiceEnvironment) throws {
         self.environment = environment
         store = CardStore(environment: environment)
         ladder = EscalationLadder(stepHours: try environment.configuration.positiveInt("ESCALATION_STEP_HOURS"))
+        escalationBatch = try environment.configuration.positiveInt("ESCALATION_BATCH")
         attachmentPolicy = AttachmentPolicy(maxBytes: try environment.configuration.positiveInt("ATTACHMENT_MAX_BYTES"))
     }
 
