@@ -11,9 +11,15 @@ public struct CardNumber: Hashable, Sendable, CustomStringConvertible {
         self.sequence = sequence
     }
 
+    /// The sequence is zero-padded to at least this many digits.
+    public static let minimumDigits = 4
+
+    /// Everything before the sequence: `GT-20260305-`.
+    public static func stem(prefix: String, day: LocalDate) -> String { "\(prefix)-\(day.compact)-" }
+
     public var description: String {
         let digits = String(sequence)
-        return "\(prefix)-\(day.compact)-\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits)"
+        return Self.stem(prefix: prefix, day: day) + String(repeating: "0", count: max(0, Self.minimumDigits - digits.count)) + digits
     }
 
     /// A prefix is 1–8 upper-case ASCII letters.

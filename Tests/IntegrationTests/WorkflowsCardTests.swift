@@ -102,6 +102,12 @@ import Glibc
                 try await client.listAudit(.with { $0.entityType = "card"; $0.entityID = marketing.id }, metadata: metadata).entries
             }
             #expect(audit.map(\.action) == ["create", "acknowledge", "assign", "status", "status"])
+            // What the card was created with: its number, department, status and due time.
+            #expect(timeline.first?.text.hasPrefix("\(marketing.number) from surgery-support v1 for visit:") == true)
+            #expect(audit.first.map { $0.changes.map { [$0.field, $0.before, $0.after] } } == [
+                ["number", "", marketing.number], ["department", "", "marketing"], ["status", "", "OPEN"],
+                ["due_at", "", ISO8601DateFormatter().string(from: marketing.dueAt.date)],
+            ])
         }
     }
 

@@ -86,10 +86,12 @@ struct CardStore: Sendable {
     }
 
     /// Creates a request and one numbered card per card template, and publishes
-    /// RequestCreated and a CardCreated per card. Everything is prepared first and
-    /// the cards are written in bulk after the numbers are taken, because the day's
-    /// counter row stays locked until commit: the fewer statements after it, the
-    /// more requests per second the prefix can take.
+    /// RequestCreated and a CardCreated per card. The day's counter row stays
+    /// locked from the moment the numbers are taken until commit, so requests on
+    /// the same prefix queue there; after it come only two statements: one that
+    /// takes the numbers and writes the cards with their timeline and audit
+    /// entries (data-modifying CTEs), and all the events, whose protobuf
+    /// payloads need the numbers and are built here.
     @discardableResult
     func create(
         template: Fieldwork_V1_RequestTemplate, origin: String, requester: String, customer: String, variables: [String: String],
@@ -110,49 +112,71 @@ struct CardStore: Sendable {
                 .init("template", "", "\(template.id) v\(template.version)"), .init("origin", "", origin), .init("requester_id", "", requester),
             ]),
             by: principal, at: now, requestID: requestID, on: connection)
-        try await environment.publish(.requestCreated(.with {
+        let requestCreated: (payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String) = (.requestCreated(.with {
             $0.requestID = requestKey
             $0.templateID = template.id
             $0.origin = origin
             $0.requesterID = requester
             $0.customerID = customer
-        }), aggregateID: "request:\(requestKey)", at: now, on: connection)
+        }), "request:\(requestKey)")
 
+        let formatter = ISO8601DateFormatter()
         let cards = template.cards.map { card in
             let slaHours = card.slaHours > 0 ? Int(card.slaHours) : 24
+            let dueAt = now.addingTimeInterval(Double(slaHours) * 3600)
             return (id: UUID(), department: card.department, title: TemplateText.render(card.title, variables),
                     description: TemplateText.render(card.description_p, variables), slaHours: slaHours,
-                    dueAt: now.addingTimeInterval(Double(slaHours) * 3600))
+                    dueAt: dueAt, dueText: formatter.string(from: dueAt))
         }
-        guard !cards.isEmpty else { return requestUUID }
-        let numbers = try await nextNumbers(prefix: template.numberPrefix, day: environment.calendar.day(of: now), count: cards.count, on: connection)
-        try await connection.query(
+        guard !cards.isEmpty else {
+            try await environment.outbox.appendAll([requestCreated], at: now, on: connection, logger: logger)
+            return requestUUID
+        }
+        let day = environment.calendar.day(of: now)
+        // Consecutive numbers per prefix and day: the upsert locks the counter row until commit, so
+        // concurrent requests get consecutive numbers with no gaps or duplicates (a rollback returns them).
+        // Audit `changes` has the shape of `AuditRecord.Change`; the card tests read it back.
+        let rows = try await connection.query(
             """
-            INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at,
-                               created_at, updated_at)
-            SELECT id, number, \(requestUUID), department, title, description, 'OPEN', sla, due, due, \(now), \(now)
-            FROM unnest(\(cards.map(\.id))::uuid[], \(numbers.map(\.description))::text[], \(cards.map(\.department))::text[],
-                        \(cards.map(\.title))::text[], \(cards.map(\.description))::text[], \(cards.map(\.slaHours))::int8[],
-                        \(cards.map(\.dueAt))::timestamptz[]) AS x (id, number, department, title, description, sla, due)
+            WITH counter AS (
+                INSERT INTO card_counters (prefix, day, last) VALUES (\(template.numberPrefix), \(day.compact), \(cards.count))
+                ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + \(cards.count)
+                RETURNING last
+            ), numbered AS (
+                SELECT x.*, \(CardNumber.stem(prefix: template.numberPrefix, day: day))
+                            || lpad(seq::text, greatest(\(CardNumber.minimumDigits)::int, length(seq::text)), '0') AS number
+                FROM counter,
+                     unnest(\(cards.map(\.id))::uuid[], \(cards.map(\.department))::text[], \(cards.map(\.title))::text[],
+                            \(cards.map(\.description))::text[], \(cards.map(\.slaHours))::int8[], \(cards.map(\.dueAt))::timestamptz[],
+                            \(cards.map(\.dueText))::text[]) WITH ORDINALITY AS x (id, department, title, description, sla, due, due_text, n),
+                     LATERAL (SELECT counter.last - \(cards.count) + x.n AS seq) s
+            ), new_cards AS (
+                INSERT INTO cards (id, number, request_id, department, title, description, status, sla_hours, due_at, next_escalation_at,
+                                   created_at, updated_at)
+                SELECT id, number, \(requestUUID), department, title, description, 'OPEN', sla, due, due, \(now), \(now) FROM numbered
+            ), timeline AS (
+                INSERT INTO card_timeline (card_id, at, actor_id, kind, text)
+                SELECT id, \(now), \(principal.personID), 'created', number || \(" from \(template.id) v\(template.version) for \(origin)")
+                FROM numbered
+            ), audit AS (
+                INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+                SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'create',
+                       jsonb_build_array(jsonb_build_object('field', 'number', 'before', '', 'after', number),
+                                         jsonb_build_object('field', 'department', 'before', '', 'after', department),
+                                         jsonb_build_object('field', 'status', 'before', '', 'after', 'OPEN'),
+                                         jsonb_build_object('field', 'due_at', 'before', '', 'after', due_text)), '', \(requestID)
+                FROM numbered ORDER BY n
+            )
+            SELECT number FROM numbered ORDER BY n
             """, logger: logger)
-        try await connection.query(
-            """
-            INSERT INTO card_timeline (card_id, at, actor_id, kind, text)
-            SELECT id, \(now), \(principal.personID), 'created', text
-            FROM unnest(\(cards.map(\.id))::uuid[], \(numbers.map { "\($0) from \(template.id) v\(template.version) for \(origin)" })::text[]) AS x (id, text)
-            """, logger: logger)
-        let formatter = ISO8601DateFormatter()
-        try await AuditLog.appendAll(zip(cards, numbers).map { card, number in
-            AuditRecord(entityType: "card", entityID: card.id.uuidString.lowercased(), action: "create", changes: [
-                .init("number", "", number.description), .init("department", "", card.department),
-                .init("status", "", "OPEN"), .init("due_at", "", formatter.string(from: card.dueAt)),
-            ])
-        }, actor: principal, at: now, requestID: requestID, on: connection, logger: logger)
-        try await environment.outbox.appendAll(zip(cards, numbers).map { card, number in
+        var numbers: [String] = []
+        for try await number in rows.decode(String.self) { numbers.append(number) }
+        guard numbers.count == cards.count else { throw DomainError.failedPrecondition("card counter did not advance") }
+        try await environment.outbox.appendAll([requestCreated] + zip(cards, numbers).map { card, number in
             let cardKey = card.id.uuidString.lowercased()
             return (.cardCreated(.with {
                 $0.cardID = cardKey
-                $0.number = number.description
+                $0.number = number
                 $0.requestID = requestKey
                 $0.department = card.department
                 $0.title = card.title
@@ -164,22 +188,6 @@ struct CardStore: Sendable {
             }), "card:\(cardKey)")
         }, at: now, on: connection, logger: logger)
         return requestUUID
-    }
-
-    /// `count` consecutive numbers for a prefix and day. The counter row is locked
-    /// by the upsert until commit, so concurrent requests get consecutive numbers
-    /// with no gaps or duplicates (a rolled-back request returns its numbers).
-    func nextNumbers(prefix: String, day: LocalDate, count: Int, on connection: PostgresConnection) async throws -> [CardNumber] {
-        let rows = try await connection.query(
-            """
-            INSERT INTO card_counters (prefix, day, last) VALUES (\(prefix), \(day.compact), \(count))
-            ON CONFLICT (prefix, day) DO UPDATE SET last = card_counters.last + \(count)
-            RETURNING last
-            """, logger: logger)
-        for try await last in rows.decode(Int.self) {
-            return (last - count + 1...last).map { CardNumber(prefix: prefix, day: day, sequence: $0) }
-        }
-        throw DomainError.failedPrecondition("card counter did not advance")
     }
 
     // MARK: Changes
