@@ -23,6 +23,28 @@ public struct ServiceEnvironment: Sendable {
     /// beside the gRPC server and stop with it.
     public let background: BackgroundServices
 
+    /// Runs `body` in a read-only transaction on a connection of its own that sees
+    /// exactly the snapshot another, still open, transaction exported with
+    /// `pg_export_snapshot()`, so several connections can read one consistent
+    /// state at once (as pg_dump's parallel jobs do).
+    public func readOnly<Result: Sendable>(
+        inSnapshot snapshot: String, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        // SET TRANSACTION SNAPSHOT takes no parameters: the id goes into the text, so it must be one.
+        guard !snapshot.isEmpty, snapshot.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw DomainError.failedPrecondition("'\(snapshot)' is not a snapshot id")
+        }
+        do {
+            return try await postgres.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(snapshot)'"), logger: logger)
+                return try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
     /// Runs `body` in one transaction and wakes the relay after the commit.
     public func transaction<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result

@@ -93,23 +93,29 @@ time_sql() {
 }
 floor_once() { time_sql "$floor_sql"; }
 
-# The run's own component query (sums, counts and each component's last active
-# day for the zero streaks), timed the same way: the SQL share of the run.
-service_sql="WITH bounds AS (SELECT (current_date - make_interval(months => 3))::date AS start, current_date AS stop)
-SELECT c.id, coalesce(p.amount, 0), coalesce(t.n, 0), coalesce(a.n, 0),
-       coalesce(p.last, (SELECT max(day) FROM purchases x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-       coalesce(t.last, (SELECT max(day) FROM trials x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-       coalesce(a.last, (SELECT max(day) FROM academic_participations x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-       bounds.start::text
-FROM directory_customers c CROSS JOIN bounds
-LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount, max(day) AS last FROM purchases, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) p ON p.customer_id = c.id
-LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM trials, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) t ON t.customer_id = c.id
-LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM academic_participations, bounds WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) a ON a.customer_id = c.id
+# The run's own component queries (per fact table: the window's sum or count and
+# the last active day for the zero streaks), three connections at once as the
+# run does it, timed the same way: the SQL share of the run.
+component_sql() {
+  echo "SELECT c.id, coalesce(x.measure, 0), coalesce(x.last, (SELECT max(day) FROM $1 y WHERE y.customer_id = c.id AND y.day <= current_date - interval '3 months'))::text
+FROM directory_customers c
+LEFT JOIN (SELECT customer_id, $2 AS measure, max(day) AS last FROM $1 WHERE day > current_date - interval '3 months' AND day <= current_date GROUP BY customer_id) x ON x.customer_id = c.id
 ORDER BY c.id"
+}
+components_at_once() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  sql -Atc "$(component_sql purchases 'sum(amount_fen)')" > /dev/null &
+  sql -Atc "$(component_sql trials 'count(*)')" > /dev/null &
+  sql -Atc "$(component_sql academic_participations 'count(*)')" > /dev/null &
+  wait
+  t1=$(date +%s.%N)
+  awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", e - s }'
+}
 floor_once > /dev/null   # warm the cache, as the service's run will find it
 floor_a=$(floor_once)
 echo "floor (hand-written SQL, all $customers customers' components, rows sent to the client): $floor_a s"
-echo "the run's component query alone (psql): $(time_sql "$service_sql") s"
+echo "the run's three component queries at once (psql, three connections): $(components_at_once) s"
 
 hwm() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }

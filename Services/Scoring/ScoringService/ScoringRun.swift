@@ -38,38 +38,37 @@ extension ScoringService {
         let day = environment.calendar.day(of: asOf).description
         var phases = RunPhases()
         // Activity in (day − window, day], per customer of the directory copy: one
-        // aggregate per fact table, joined — the shape of the hand-written floor query
-        // the benchmark compares against. Facts stay in PostgreSQL; only the sums come
-        // back, with each component's last active day for the zero streaks (looked up
-        // by index before the window only for the rare customer idle all through it).
+        // aggregate per fact table, each on a connection of its own reading this
+        // transaction's snapshot, so the three run at once and together see what one
+        // query would. Facts stay in PostgreSQL; only the sums come back, with each
+        // component's last active day for the zero streaks (looked up by index before
+        // the window only for the rare customer idle all through it).
         guard let today = LocalDate(iso: day) else { throw DomainError.failedPrecondition("run day \(day) is not a date") }
+        var snapshot = "", windowStartText = day
+        for try await row in try await connection.query(
+            "SELECT pg_export_snapshot(), (\(day)::date - make_interval(months => \(Int32(model.windowMonths))))::date::text",
+            logger: environment.logger
+        ).decode((String, String).self) { (snapshot, windowStartText) = row }
+        let windowStart = LocalDate(iso: windowStartText) ?? today
+        async let purchases = componentActivity(.purchases, after: windowStartText, through: day, inSnapshot: snapshot)
+        async let trials = componentActivity(.trials, after: windowStartText, through: day, inSnapshot: snapshot)
+        async let academic = componentActivity(.academic, after: windowStartText, through: day, inSnapshot: snapshot)
+        let (p, t, a) = try await (purchases, trials, academic)
+        guard p.count == t.count, t.count == a.count else {
+            throw DomainError.failedPrecondition("the component reads saw different customer lists (\(p.count), \(t.count), \(a.count))")
+        }
         var customers: [(id: String, activity: HealthModel.Activity)] = []
         var streaks: [Streak] = []
-        for try await (id, purchases, trials, academic, lastPurchase, lastTrial, lastAcademic, windowStart) in try await connection.query(
-            """
-            WITH bounds AS (SELECT (\(day)::date - make_interval(months => \(Int32(model.windowMonths))))::date AS start, \(day)::date AS stop)
-            SELECT c.id, coalesce(p.amount, 0)::int8, coalesce(t.n, 0)::int8, coalesce(a.n, 0)::int8,
-                   coalesce(p.last, (SELECT max(day) FROM purchases x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-                   coalesce(t.last, (SELECT max(day) FROM trials x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-                   coalesce(a.last, (SELECT max(day) FROM academic_participations x WHERE x.customer_id = c.id AND x.day <= bounds.start))::text,
-                   bounds.start::text
-            FROM directory_customers c CROSS JOIN bounds
-            LEFT JOIN (SELECT customer_id, sum(amount_fen) AS amount, max(day) AS last FROM purchases, bounds
-                       WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) p ON p.customer_id = c.id
-            LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM trials, bounds
-                       WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) t ON t.customer_id = c.id
-            LEFT JOIN (SELECT customer_id, count(*) AS n, max(day) AS last FROM academic_participations, bounds
-                       WHERE day > bounds.start AND day <= bounds.stop GROUP BY customer_id) a ON a.customer_id = c.id
-            ORDER BY c.id
-            """, logger: environment.logger
-        ).decode((String, Int64, Int64, Int64, String?, String?, String?, String).self) {
-            customers.append((id, HealthModel.Activity(purchasesFen: purchases, trials: Int(trials), academic: Int(academic))))
-            let windowStart = LocalDate(iso: windowStart) ?? today
-            for (component, last) in [("P", lastPurchase), ("T", lastTrial), ("A", lastAcademic)] {
-                if let streak = ZeroActivityStreak.asOf(
-                    today, lastActivity: last.flatMap(LocalDate.init(iso:)), windowStart: windowStart, minimumWeeks: model.zeroStreakWeeks)
-                {
-                    streaks.append(Streak(customer: id, component: component, streak: streak, lastActivity: last.flatMap(LocalDate.init(iso:))))
+        customers.reserveCapacity(p.count)
+        for index in p.indices {
+            let id = p[index].customer
+            guard t[index].customer == id, a[index].customer == id else {
+                throw DomainError.failedPrecondition("the component reads are not aligned at customer \(id)")
+            }
+            customers.append((id, HealthModel.Activity(purchasesFen: p[index].measure, trials: Int(t[index].measure), academic: Int(a[index].measure))))
+            for (component, last) in [("P", p[index].lastActive), ("T", t[index].lastActive), ("A", a[index].lastActive)] {
+                if let streak = ZeroActivityStreak.asOf(today, lastActivity: last, windowStart: windowStart, minimumWeeks: model.zeroStreakWeeks) {
+                    streaks.append(Streak(customer: id, component: component, streak: streak, lastActivity: last))
                 }
             }
         }
@@ -156,6 +155,39 @@ extension ScoringService {
             RETURNING 1
             """, logger: environment.logger) { count += 1 }
         return count
+    }
+
+    /// The fact table behind a component and what a customer's window adds up to.
+    enum ComponentTable: String {
+        case purchases, trials, academic = "academic_participations"
+
+        var measure: String { self == .purchases ? "sum(amount_fen)" : "count(*)" }
+    }
+
+    /// One component for every customer of the directory copy, ordered by
+    /// customer: the window's sum or count, and the last active day (in the
+    /// window, or before it for a customer idle all through it; nil if never).
+    private func componentActivity(
+        _ table: ComponentTable, after windowStart: String, through day: String, inSnapshot snapshot: String
+    ) async throws -> [(customer: String, measure: Int64, lastActive: LocalDate?)] {
+        try await environment.readOnly(inSnapshot: snapshot) { connection in
+            var rows: [(customer: String, measure: Int64, lastActive: LocalDate?)] = []
+            for try await (customer, measure, last) in try await connection.query(
+                """
+                SELECT c.id, coalesce(x.measure, 0)::int8,
+                       -- as days since 1970-01-01 (LocalDate.dayNumber): no date text to parse per row
+                       coalesce(x.last, (SELECT max(day) FROM \(unescaped: table.rawValue) y
+                                         WHERE y.customer_id = c.id AND y.day <= \(windowStart)::date)) - DATE '1970-01-01'
+                FROM directory_customers c
+                LEFT JOIN (SELECT customer_id, \(unescaped: table.measure) AS measure, max(day) AS last FROM \(unescaped: table.rawValue)
+                           WHERE day > \(windowStart)::date AND day <= \(day)::date GROUP BY customer_id) x ON x.customer_id = c.id
+                ORDER BY c.id
+                """, logger: environment.logger
+            ).decode((String, Int64, Int32?).self) {
+                rows.append((customer, measure, last.map { LocalDate(dayNumber: Int($0)) }))
+            }
+            return rows
+        }
     }
 
     /// Where a run spends its time, for the log: "components=3650 score=40 …".
