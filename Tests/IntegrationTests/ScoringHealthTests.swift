@@ -121,6 +121,29 @@ import Testing
             }
             #expect(try await job() == 2)
             #expect(try await job() == 0)
+
+            // A run reads on connections beside its own: runs at once on the smallest pool take turns, none starves.
+            await cluster.stop(.scoring)
+            try cluster.start(.scoring, extra: ["DATABASE_POOL_SIZE": "2"])
+            try await cluster.waitUntilServing(.scoring)
+            let scored = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for hour in 2...5 {
+                    group.addTask {
+                        try await cluster.scoring(story.admin) { client, metadata in
+                            try await client.runScoring(.with { $0.asOf = .init(date: Date().addingTimeInterval(Double(hour) * 3600)) }, metadata: metadata)
+                        }.customersScored
+                    }
+                }
+                group.addTask { try await Task.sleep(for: .seconds(60)); return -1 }   // starved: give up, fail below
+                var scored: [Int32] = []
+                while let next = try await group.next(), next >= 0 {
+                    scored.append(next)
+                    if scored.count == 4 { break }
+                }
+                group.cancelAll()
+                return scored
+            }
+            #expect(scored == [2, 2, 2, 2])
         }
     }
 

@@ -24,6 +24,10 @@ public enum ScoringBlueprint {
             "HardIndicators": [.admin, .manager, .director, .ops],
         ],
         makeService: { environment in
+            // A run reads its components on connections beside its own (ScoringRun.swift).
+            guard try environment.configuration.int("DATABASE_POOL_SIZE") >= 2 else {
+                throw ConfigurationError(description: "\(environment.configuration.prefix)DATABASE_POOL_SIZE must be at least 2 for scoring runs")
+            }
             let service = ScoringService(environment: environment)
             let time = environment.configuration.string("SCORING_TIME").split(separator: ":").compactMap { Int($0) }
             guard time.count == 2, (0..<24).contains(time[0]), (0..<60).contains(time[1]) else {
@@ -42,6 +46,7 @@ struct ScoringService: RegistrableRPCService {
     typealias Method = Fieldwork_V1_ScoringService.Method
 
     let environment: ServiceEnvironment
+    let runGate = RunGate()
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.unary(Method.RecordPurchase.descriptor) { try await recordPurchase($0) }

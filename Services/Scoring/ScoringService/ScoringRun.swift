@@ -11,8 +11,10 @@ import PostgresNIO
 extension ScoringService {
     func runScoring(_ request: Fieldwork_V1_RunScoringRequest) async throws -> Fieldwork_V1_ScoringRun {
         let asOf = request.hasAsOf ? request.asOf.date : environment.clock.now()
-        return try await environment.command("RunScoring", requestID: request.requestID) { connection, principal, now in
-            try await score(asOf: asOf, by: principal, requestID: request.requestID, on: connection)
+        return try await runGate.oneAtATime {
+            try await environment.command("RunScoring", requestID: request.requestID) { connection, principal, now in
+                try await score(asOf: asOf, by: principal, requestID: request.requestID, on: connection)
+            }
         }
     }
 
@@ -20,11 +22,13 @@ extension ScoringService {
     func scheduledRun(asOf firedAt: Date) async throws -> JobOutcome {
         // Replicas wake a few milliseconds apart: the moment is the minute they fired in.
         let asOf = Date(timeIntervalSince1970: (firedAt.timeIntervalSince1970 / 60).rounded(.down) * 60)
-        let run = try await environment.transaction { connection -> Fieldwork_V1_ScoringRun? in
-            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('scoring-run', 0))", logger: environment.logger)
-            for try await _ in try await connection.query(
-                "SELECT 1 FROM scoring_runs WHERE as_of = \(asOf)", logger: environment.logger) { return nil }
-            return try await score(asOf: asOf, by: .job("scoring"), requestID: "", on: connection)
+        let run = try await runGate.oneAtATime {
+            try await environment.transaction { connection -> Fieldwork_V1_ScoringRun? in
+                _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('scoring-run', 0))", logger: environment.logger)
+                for try await _ in try await connection.query(
+                    "SELECT 1 FROM scoring_runs WHERE as_of = \(asOf)", logger: environment.logger) { return nil }
+                return try await score(asOf: asOf, by: .job("scoring"), requestID: "", on: connection)
+            }
         }
         guard let run else { return JobOutcome(items: 0, summary: "a run as of \(asOf) exists already") }
         return JobOutcome(items: Int(run.customersScored), summary: "scored \(run.customersScored) customer(s) with model v\(run.modelVersion)")
@@ -155,6 +159,36 @@ extension ScoringService {
             RETURNING 1
             """, logger: environment.logger) { count += 1 }
         return count
+    }
+
+    /// One scoring run at a time in this process, waited for before the run takes
+    /// its connection: a run holds one connection and reads its components on up
+    /// to three more, so runs waiting while holding connections could leave each
+    /// other none. (Replicas have pools of their own.)
+    actor RunGate {
+        private var running = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        nonisolated func oneAtATime<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+            await enter()
+            do {
+                let result = try await body()
+                await leave()
+                return result
+            } catch {
+                await leave()
+                throw error
+            }
+        }
+
+        private func enter() async {
+            guard running else { running = true; return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        private func leave() {
+            if waiting.isEmpty { running = false } else { waiting.removeFirst().resume() }
+        }
     }
 
     /// The fact table behind a component and what a customer's window adds up to.
