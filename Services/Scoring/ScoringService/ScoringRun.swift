@@ -257,23 +257,36 @@ extension ScoringService {
     ) async throws -> Int {
         guard !candidates.isEmpty else { return 0 }
         let roles = Set(rule.rule.notifyRoles)
+        // Which candidates are new, decided before anything is inserted: a NOT EXISTS
+        // inside the INSERT would scan the table it is filling, and where the planner
+        // expects a small table (a fresh one, stale statistics) it seq-scans it once per
+        // candidate, through every row the statement has added so far — quadratic.
+        var fresh: [Streak] = []
+        for try await index in try await connection.query(
+            """
+            SELECT x.n FROM unnest(\(candidates.map(\.customer))::text[], \(candidates.map(\.component))::text[],
+                                   \(candidates.map(\.streak.start.dayNumber))::int4[], \(candidates.map { $0.lastActivity?.dayNumber ?? -1 })::int4[])
+                            WITH ORDINALITY AS x (c, k, s, l, n)
+            -- The same streak seen again: a warning since the last activity (for a customer never
+            -- active, whose streak start follows the window, any earlier warning) covers it.
+            WHERE NOT EXISTS (SELECT 1 FROM warnings w WHERE w.customer_id = x.c AND w.component = x.k
+                                AND w.streak_start <= DATE '1970-01-01' + x.s AND (x.l < 0 OR w.streak_start > DATE '1970-01-01' + x.l))
+            ORDER BY x.n
+            """, logger: environment.logger
+        ).decode(Int64.self) { fresh.append(candidates[Int(index) - 1]) }
+        guard !fresh.isEmpty else { return 0 }
         var raised: [(id: UUID, customer: String, component: String, start: String, weeks: Int32, notified: [String], name: String)] = []
         for try await (id, customer, component, start, weeks, notified, name) in try await connection.query(
             """
             WITH raised AS (
                 INSERT INTO warnings (id, customer_id, component, streak_start, weeks, run_id, raised_at, notified)
-                SELECT gen_random_uuid(), x.c, x.k, x.s::date, x.w, \(runID), \(asOf),
+                SELECT gen_random_uuid(), x.c, x.k, DATE '1970-01-01' + x.s, x.w, \(runID), \(asOf),
                        array_remove(ARRAY[CASE WHEN \(roles.contains("rep")) THEN coalesce(c.owner_rep_id, '') ELSE '' END,
                                           CASE WHEN \(roles.contains("manager")) THEN coalesce(p.supervisor_id, '') ELSE '' END], '')
                        || \(rule.rule.notifyPersonIDs)::text[]
-                FROM unnest(\(candidates.map(\.customer))::text[], \(candidates.map(\.component))::text[],
-                            \(candidates.map(\.streak.start.description))::text[], \(candidates.map { $0.streak.weeks })::int4[],
-                            \(candidates.map { $0.lastActivity?.description ?? "" })::text[]) AS x (c, k, s, w, l)
+                FROM unnest(\(fresh.map(\.customer))::text[], \(fresh.map(\.component))::text[],
+                            \(fresh.map(\.streak.start.dayNumber))::int4[], \(fresh.map { $0.streak.weeks })::int4[]) AS x (c, k, s, w)
                 LEFT JOIN directory_customers c ON c.id = x.c LEFT JOIN directory_people p ON p.id = c.owner_rep_id
-                -- The same streak seen again: a warning since the last activity (for a customer never
-                -- active, whose streak start follows the window, any earlier warning) covers it.
-                WHERE NOT EXISTS (SELECT 1 FROM warnings w WHERE w.customer_id = x.c AND w.component = x.k
-                                    AND w.streak_start <= x.s::date AND (x.l = '' OR w.streak_start > x.l::date))
                 ON CONFLICT (customer_id, component, streak_start) DO NOTHING
                 RETURNING id, customer_id, component, streak_start, weeks, notified
             )

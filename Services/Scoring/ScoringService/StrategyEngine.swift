@@ -106,9 +106,10 @@ struct StrategyEngine: Sendable {
     /// Records many such firings in one statement, each once per occurrence.
     func record(_ stored: StoredRule, firings: [Firing], at firedAt: Date, on connection: PostgresConnection) async throws {
         guard !firings.isEmpty else { return }
-        let inputs = try firings.map { try stableJSON($0.inputs) }
+        let encoder = stableJSONEncoder()
+        let inputs = try firings.map { try stableJSON($0.inputs, encoder: encoder) }
         // A text[] cannot hold ragged arrays: each list travels as one JSON array.
-        let notified = try firings.map { try stableJSON($0.notified) }
+        let notified = try firings.map { try stableJSON($0.notified, encoder: encoder) }
         try await connection.query(
             """
             INSERT INTO rule_firings (id, rule_id, rule_version, occurrence_key, subject, fired_at, inputs, explanation, notified)
@@ -156,8 +157,13 @@ struct StrategyEngine: Sendable {
 }
 
 /// JSON text with sorted keys, so stored JSON compares and reads the same every time.
-func stableJSON(_ value: some Encodable) throws -> String {
+func stableJSON(_ value: some Encodable, encoder: JSONEncoder = stableJSONEncoder()) throws -> String {
+    String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Sorted keys, unescaped slashes. Make one per batch: making one per value costs more than encoding it.
+func stableJSONEncoder() -> JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    return encoder
 }
