@@ -42,8 +42,10 @@ SELECT 'BM-' || lpad(i::text, 2, '0'), '经理' || i, 'sales', '杭州', '', '{m
 INSERT INTO directory_people (id, name, department, region, supervisor_id, roles, wecom_user_id, active, updated_at)
 SELECT 'BR-' || lpad(i::text, 3, '0'), '代表' || i, 'sales', '杭州', 'BM-' || lpad((i % 10 + 1)::text, 2, '0'), '{rep}', '', true, now()
 FROM generate_series(1, 100) i;
+-- Joints: a line nobody has bought yet, so each recommended customer gets a row for it.
 INSERT INTO directory_products (id, name, product_line, active) VALUES
-  ('SP-1', '脊柱一号', 'spine', true), ('SP-2', '脊柱二号', 'spine', true), ('TR-1', '创伤一号', 'trauma', true), ('TR-2', '创伤二号', 'trauma', true);
+  ('SP-1', '脊柱一号', 'spine', true), ('SP-2', '脊柱二号', 'spine', true), ('TR-1', '创伤一号', 'trauma', true), ('TR-2', '创伤二号', 'trauma', true),
+  ('JT-1', '关节一号', 'joints', true);
 INSERT INTO directory_customers (id, name, region, level, owner_rep_id, grade, updated_at)
 SELECT 'BC-' || lpad(i::text, 6, '0'), '压测医院' || i, (ARRAY['杭州', '宁波', '绍兴', '温州', '嘉兴'])[i % 5 + 1], '三级甲等',
        'BR-' || lpad((i % 100 + 1)::text, 3, '0'), 'B', now()

@@ -82,27 +82,43 @@ extension ScoringService {
         let hints = results.filter { model.isCultivationHint($0.result) }.count
         let runID = UUID()
         phases.end("score")
-        try await connection.query(
+        // The run's moment as this session prints it, so the health rows' COPY parses back the very same value.
+        var asOfText = ""
+        for try await text in try await connection.query(
             """
             INSERT INTO scoring_runs (id, as_of, model_version, customers_scored, purchases_p90_fen, hints, created_at)
             VALUES (\(runID), \(asOf), \(Int(current.version)), \(results.count), \(Int64(fullMark.rounded())), \(hints), \(environment.clock.now()))
-            """, logger: environment.logger)
+            RETURNING as_of::text
+            """, logger: environment.logger
+        ).decode(String.self) { asOfText = text }
         // The zero-streak rule decides which streaks are red warnings: none while it is off.
         let zeroStreak = try await strategy.enabledRule("zero_streak", on: connection)
         let watched = Set((zeroStreak?.rule.parameters["components"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let flagged = zeroStreak == nil ? [] : streaks.filter { watched.contains($0.component) }
         if !results.isEmpty {
             let components = Dictionary(grouping: flagged, by: \.customer)
-            let warned = results.map { result in (components[result.id] ?? []).map(\.component).sorted().joined(separator: ",") }
-            try await connection.query(
-                """
-                INSERT INTO customer_health (run_id, customer_id, as_of, score, purchases, trials, academic, grade, model_version, cultivation_hint, warnings)
-                SELECT \(runID), c, \(asOf), s, p, t, a, g, \(Int(current.version)), h, coalesce(string_to_array(nullif(w, ''), ','), '{}')
-                FROM unnest(\(results.map(\.id))::text[], \(results.map(\.result.score))::float8[], \(results.map(\.result.purchases))::float8[],
-                            \(results.map(\.result.trials))::float8[], \(results.map(\.result.academic))::float8[],
-                            \(results.map(\.result.grade))::text[], \(results.map { model.isCultivationHint($0.result) })::bool[], \(warned)::text[])
-                     AS x (c, s, p, t, a, g, h, w)
-                """, logger: environment.logger)
+            // COPY, not INSERT: a run stores a row per customer, 100 000 and more.
+            try await connection.copyFrom(
+                table: "customer_health",
+                columns: ["run_id", "customer_id", "as_of", "score", "purchases", "trials", "academic", "grade", "model_version",
+                          "cultivation_hint", "warnings"],
+                logger: environment.logger
+            ) { writer in
+                let fixed = (run: runID.uuidString.lowercased(), version: String(current.version))
+                var buffer = ByteBuffer()
+                for (index, scored) in results.enumerated() {
+                    let result = scored.result
+                    let warned = (components[scored.id] ?? []).map(\.component).sorted().joined(separator: ",")
+                    CopyText.appendRow([
+                        fixed.run, scored.id, asOfText, "\(result.score)", "\(result.purchases)", "\(result.trials)", "\(result.academic)",
+                        result.grade, fixed.version, model.isCultivationHint(result) ? "t" : "f", "{\(warned)}",
+                    ], to: &buffer)
+                    if buffer.readableBytes >= 1 << 16 || index == results.count - 1 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+            }
         }
         phases.end("store")
         let recommended = try await recommend(
