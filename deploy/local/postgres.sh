@@ -3,7 +3,9 @@
 # port and socket folder, so it never clashes with another cluster.
 #
 #   postgres.sh ensure-installed          install Debian's postgresql if missing (root)
-#   postgres.sh start DIR PORT            initdb on first use, then start on 127.0.0.1:PORT
+#   postgres.sh start DIR PORT [NAME=VALUE…]
+#                                         initdb on first use, then start on 127.0.0.1:PORT,
+#                                         with extra server settings if given
 #   postgres.sh stop DIR                  fast shutdown
 #   postgres.sh create-db DIR PORT NAME PASSWORD
 #                                         a login role NAME owning database NAME; pg_hba
@@ -40,6 +42,8 @@ case "$cmd" in
     ;;
   start)
     dir=$2 port=$3
+    settings=""
+    for setting in "${@:4}"; do settings+=" -c $setting"; done
     bin=$(pgbin)
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir"
@@ -54,7 +58,7 @@ HBA
       [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/pg_hba.conf"
     fi
     as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off$settings" start >/dev/null
     echo "postgres.sh: PostgreSQL listening on 127.0.0.1:$port (data $dir)" >&2
     ;;
   stop)
