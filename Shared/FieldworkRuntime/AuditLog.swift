@@ -32,6 +32,14 @@ public struct AuditRecord: Sendable {
         self.reason = reason
     }
 
+    /// One change built in SQL, in the JSON shape `Change` encodes to, for
+    /// statements that write audit entries from their own rows (data-modifying
+    /// CTEs). `field` is a name from the code; `before` and `after` are SQL text
+    /// expressions.
+    public static func changeSQL(_ field: StaticString, before: String, after: String) -> String {
+        "jsonb_build_object('field', '\(field)', 'before', \(before), 'after', \(after))"
+    }
+
     /// The fields whose values differ between `before` (nil: created) and `after`.
     public static func diff(_ before: [String: String]?, _ after: [String: String]) -> [Change] {
         after.keys.sorted().compactMap { field in

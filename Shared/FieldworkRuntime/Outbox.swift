@@ -37,35 +37,48 @@ public struct Outbox: Sendable {
         _ items: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)], at occurredAt: Date,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> [Fieldwork_V1_Event] {
-        var events: [Fieldwork_V1_Event] = []
-        var eventIDs: [UUID] = [], aggregates: [String] = [], types: [String] = [], payloads: [ByteBuffer] = []
-        for item in items {
-            let eventID = UUID()
-            let event = Fieldwork_V1_Event.with {
-                $0.id = eventID.uuidString.lowercased()
-                $0.type = item.payload.typeName
-                $0.occurredAt = .init(occurredAt)
-                $0.source = source
-                $0.aggregateID = item.aggregateID
-                $0.payload = item.payload
-            }
-            eventIDs.append(eventID)
-            aggregates.append(item.aggregateID)
-            types.append(event.type)
-            payloads.append(ByteBuffer(bytes: try event.serializedBytes() as [UInt8]))
-            events.append(event)
-        }
-        guard !events.isEmpty, !subscribers.isEmpty else { return events }
+        let batch = try Batch(items, source: source, at: occurredAt)
+        guard !batch.events.isEmpty, !subscribers.isEmpty else { return batch.events }
         // Each event once over the wire; SQL makes its row per subscriber, in event order.
         try await connection.query(
             """
             INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
             SELECT e, s, a, t, p, \(occurredAt), least(\(occurredAt), now())
-            FROM unnest(\(eventIDs)::uuid[], \(aggregates)::text[], \(types)::text[], \(payloads)::bytea[]) WITH ORDINALITY AS x (e, a, t, p, n)
+            FROM unnest(\(batch.eventIDs)::uuid[], \(batch.aggregateIDs)::text[], \(batch.types)::text[], \(batch.payloads)::bytea[])
+                 WITH ORDINALITY AS x (e, a, t, p, n)
             CROSS JOIN unnest(\(subscribers)::text[]) WITH ORDINALITY AS y (s, m)
             ORDER BY n, m
             """, logger: logger)
-        return events
+        return batch.events
+    }
+
+    /// Events built and serialized, column by column, for an INSERT into the
+    /// outbox: `appendAll`'s, or a statement's that writes its events itself.
+    public struct Batch: Sendable {
+        public var events: [Fieldwork_V1_Event] = []
+        public var eventIDs: [UUID] = []
+        public var aggregateIDs: [String] = []
+        public var types: [String] = []
+        public var payloads: [ByteBuffer] = []
+
+        public init(_ items: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)], source: String, at occurredAt: Date) throws {
+            for item in items {
+                let eventID = UUID()
+                let event = Fieldwork_V1_Event.with {
+                    $0.id = eventID.uuidString.lowercased()
+                    $0.type = item.payload.typeName
+                    $0.occurredAt = .init(occurredAt)
+                    $0.source = source
+                    $0.aggregateID = item.aggregateID
+                    $0.payload = item.payload
+                }
+                eventIDs.append(eventID)
+                aggregateIDs.append(item.aggregateID)
+                types.append(event.type)
+                payloads.append(ByteBuffer(bytes: try event.serializedBytes() as [UInt8]))
+                events.append(event)
+            }
+        }
     }
 
     /// Tells the relay new rows may be waiting (call after commit).

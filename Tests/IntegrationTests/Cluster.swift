@@ -70,7 +70,7 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
-    /// One value from the service's own database, read as the test superuser (for checks only).
+    /// One statement against the service's own database as the test superuser, its one value returned: for checks, and for a state no RPC reaches in a test's time (e.g. a day's 9 999th card).
     func scalar(_ service: Service, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -282,6 +282,27 @@ import Glibc
             }
             #expect(numbers.count == 600)
             #expect(Set(numbers) == Set((1...600).map { String(format: "GT-\(today)-%04d", $0) }))
+
+            // Past 9 999 the sequence takes a fifth digit (CreateRequest builds the number in SQL).
+            _ = try cluster.scalar(.workflows, "UPDATE card_counters SET last = 9998 WHERE prefix = 'GT'")
+            let longer = try await cluster.workflows(rep) { client, metadata in
+                try await client.createRequest(.with {
+                    $0.templateID = "surgery-support"
+                    $0.customerID = "H-ZJ-001"
+                    $0.variables = ["products": "P-long"]
+                }, metadata: metadata).cards.map(\.number)
+            }
+            #expect(Set(longer) == ["GT-\(today)-9999", "GT-\(today)-10000", "GT-\(today)-10001"])
+            // Their CardCreated events carry the numbers: 9 999 written over the placeholder in
+            // the numbering statement, the five-digit ones published by the statement after it.
+            for number in longer {
+                let events = try cluster.scalar(.workflows, """
+                    SELECT count(DISTINCT event_id) FROM outbox
+                    WHERE event_type = 'workflows.CardCreated' AND position(convert_to('\(number)', 'UTF8') IN payload) > 0
+                    """)
+                #expect(events == "1", "CardCreated for \(number)")
+            }
+            #expect(try cluster.scalar(.workflows, "SELECT count(*) FROM outbox WHERE position(convert_to('-####', 'UTF8') IN payload) > 0") == "0")
         }
     }
 }

@@ -88,10 +88,16 @@ struct CardStore: Sendable {
     /// Creates a request and one numbered card per card template, and publishes
     /// RequestCreated and a CardCreated per card. The day's counter row stays
     /// locked from the moment the numbers are taken until commit, so requests on
-    /// the same prefix queue there; after it come only two statements: one that
-    /// takes the numbers and writes the cards with their timeline and audit
-    /// entries (data-modifying CTEs), and all the events, whose protobuf
-    /// payloads need the numbers and are built here.
+    /// the same prefix queue there, and the statement that takes the numbers is
+    /// the last before COMMIT: it writes the cards, their timeline and audit
+    /// entries and the events (data-modifying CTEs).
+    ///
+    /// The events are built here before the numbers exist: each CardCreated
+    /// carries a placeholder as long as the day's numbers up to 9 999
+    /// (`GT-20260305-####`), and the statement writes the number over it in the
+    /// serialized bytes — a protobuf string is length-prefixed, so a replacement
+    /// of the same length leaves the message valid. A longer number (the 10 000th
+    /// card of a day) is published by a second statement instead.
     @discardableResult
     func create(
         template: Fieldwork_V1_RequestTemplate, origin: String, requester: String, customer: String, variables: [String: String],
@@ -133,9 +139,27 @@ struct CardStore: Sendable {
             return requestUUID
         }
         let day = environment.calendar.day(of: now)
+        let placeholder = CardNumber.stem(prefix: template.numberPrefix, day: day) + String(repeating: "#", count: CardNumber.minimumDigits)
+        func cardCreated(_ card: (id: UUID, department: String, title: String, description: String, slaHours: Int, dueAt: Date, dueText: String),
+                         number: String) -> (payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String) {
+            let cardKey = card.id.uuidString.lowercased()
+            return (.cardCreated(.with {
+                $0.cardID = cardKey
+                $0.number = number
+                $0.requestID = requestKey
+                $0.department = card.department
+                $0.title = card.title
+                $0.description_p = card.description
+                $0.dueAt = .init(card.dueAt)
+                $0.requesterID = requester
+                $0.customerID = customer
+                $0.customerName = variables["customer_name"] ?? ""
+            }), "card:\(cardKey)")
+        }
+        // Event 1 is RequestCreated, event 1 + n the CardCreated of card n.
+        let events = try Outbox.Batch([requestCreated] + cards.map { cardCreated($0, number: placeholder) }, source: environment.outbox.source, at: now)
         // Consecutive numbers per prefix and day: the upsert locks the counter row until commit, so
         // concurrent requests get consecutive numbers with no gaps or duplicates (a rollback returns them).
-        // Audit `changes` has the shape of `AuditRecord.Change`; the card tests read it back.
         let rows = try await connection.query(
             """
             WITH counter AS (
@@ -161,32 +185,35 @@ struct CardStore: Sendable {
             ), audit AS (
                 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
                 SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'create',
-                       jsonb_build_array(jsonb_build_object('field', 'number', 'before', '', 'after', number),
-                                         jsonb_build_object('field', 'department', 'before', '', 'after', department),
-                                         jsonb_build_object('field', 'status', 'before', '', 'after', 'OPEN'),
-                                         jsonb_build_object('field', 'due_at', 'before', '', 'after', due_text)), '', \(requestID)
+                       jsonb_build_array(\(unescaped: AuditRecord.changeSQL("number", before: "''", after: "number")),
+                                         \(unescaped: AuditRecord.changeSQL("department", before: "''", after: "department")),
+                                         \(unescaped: AuditRecord.changeSQL("status", before: "''", after: "'OPEN'")),
+                                         \(unescaped: AuditRecord.changeSQL("due_at", before: "''", after: "due_text"))), '', \(requestID)
                 FROM numbered ORDER BY n
+            ), events AS (
+                -- As Outbox.appendAll writes them: a row per event and subscriber, in order.
+                INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
+                SELECT e.id, s.name, e.aggregate, e.type,
+                       CASE WHEN c.number IS NULL THEN e.payload
+                            ELSE overlay(e.payload PLACING convert_to(c.number, 'UTF8')
+                                         FROM position(convert_to(\(placeholder), 'UTF8') IN e.payload)) END,
+                       \(now), least(\(now), now())
+                FROM unnest(\(events.eventIDs)::uuid[], \(events.aggregateIDs)::text[], \(events.types)::text[], \(events.payloads)::bytea[])
+                     WITH ORDINALITY AS e (id, aggregate, type, payload, n)
+                LEFT JOIN numbered c ON c.n = e.n - 1
+                CROSS JOIN unnest(\(environment.outbox.subscribers)::text[]) WITH ORDINALITY AS s (name, m)
+                WHERE c.number IS NULL OR length(c.number) = \(placeholder.count)
+                ORDER BY e.n, s.m
             )
             SELECT number FROM numbered ORDER BY n
             """, logger: logger)
         var numbers: [String] = []
         for try await number in rows.decode(String.self) { numbers.append(number) }
         guard numbers.count == cards.count else { throw DomainError.failedPrecondition("card counter did not advance") }
-        try await environment.outbox.appendAll([requestCreated] + zip(cards, numbers).map { card, number in
-            let cardKey = card.id.uuidString.lowercased()
-            return (.cardCreated(.with {
-                $0.cardID = cardKey
-                $0.number = number
-                $0.requestID = requestKey
-                $0.department = card.department
-                $0.title = card.title
-                $0.description_p = card.description
-                $0.dueAt = .init(card.dueAt)
-                $0.requesterID = requester
-                $0.customerID = customer
-                $0.customerName = variables["customer_name"] ?? ""
-            }), "card:\(cardKey)")
-        }, at: now, on: connection, logger: logger)
+        let longer = zip(cards, numbers).filter { $0.1.count != placeholder.count }
+        if !longer.isEmpty {
+            try await environment.outbox.appendAll(longer.map { cardCreated($0, number: $1) }, at: now, on: connection, logger: logger)
+        }
         return requestUUID
     }
 

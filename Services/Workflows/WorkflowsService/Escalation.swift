@@ -27,9 +27,8 @@ extension WorkflowsService {
     /// cards, raises their level, finds whom each level goes to, and writes the
     /// timeline and audit entries, all in SQL (data-modifying CTEs), so no
     /// per-card values travel to Swift and back; the second writes the events,
-    /// whose protobuf payloads are built here. Audit `changes` has the shape of
-    /// `AuditRecord.Change` (`field`, `before`, `after`); the escalation test
-    /// reads both back through the RPCs.
+    /// whose protobuf payloads are built here. The escalation test reads the
+    /// timeline and audit entries back through the RPCs.
     ///
     /// `moreDue`: another batch may find work — more cards were due than one batch
     /// takes, or a card was found so long overdue that it already owes its next level.
@@ -63,7 +62,7 @@ extension WorkflowsService {
                 FROM (SELECT DISTINCT department, level FROM raised) w
                 LEFT JOIN directory_departments d ON d.code = w.department
             ), escalated AS (
-                SELECT r.*, t.target, jsonb_build_object('field', 'escalation_level', 'before', (r.level - 1)::text, 'after', r.level::text) AS change
+                SELECT r.*, t.target, \(unescaped: AuditRecord.changeSQL("escalation_level", before: "(r.level - 1)::text", after: "r.level::text")) AS change
                 FROM raised r JOIN targets t USING (department, level)
             ), timeline AS (
                 INSERT INTO card_timeline (card_id, at, actor_id, kind, text, changes)
@@ -76,7 +75,7 @@ extension WorkflowsService {
             ), audit AS (
                 INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
                 SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'escalate',
-                       jsonb_build_array(change, jsonb_build_object('field', 'escalated_to', 'before', '', 'after', target)), '', ''
+                       jsonb_build_array(change, \(unescaped: AuditRecord.changeSQL("escalated_to", before: "''", after: "target"))), '', ''
                 FROM escalated ORDER BY number
             )
             SELECT id, number, department, level, overdue_since, target,
