@@ -42,3 +42,14 @@ bench_wait_port() {
   echo "nothing listens on $1; see the service log" >&2
   return 1
 }
+
+# bench_wait_migrated LOG — waits until the service has migrated its database
+# (one transaction: all migrations or none), at most 60 s; uses the script's sql().
+bench_wait_migrated() {
+  for _ in $(seq 1 300); do
+    [ "$(sql -Atc "SELECT count(*) > 0 FROM schema_migrations" 2>/dev/null)" = t ] && return 0
+    sleep 0.2
+  done
+  echo "the service did not migrate its database within 60 s; see $1" >&2
+  return 1
+}

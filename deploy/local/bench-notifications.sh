@@ -28,7 +28,7 @@ FIELDWORK_NOTIFICATIONS_JWT_SECRET=$secret FIELDWORK_NOTIFICATIONS_LOG_LEVEL=war
   "$bin/fieldwork-notifications" >/tmp/fieldwork-bench-notifications.log 2>&1 &
 pid=$!
 bench_wait_port $port
-until sql -Atc "SELECT 1 FROM schema_migrations WHERE version = 108" 2>/dev/null | grep -q 1; do sleep 0.2; done
+bench_wait_migrated /tmp/fieldwork-bench-notifications.log
 
 bench=$("$bin/fieldwork-bench-notifications" --target 127.0.0.1:$port --secret "$secret" --events "$events" --rate "$rate" --people "$people")
 echo "$bench"

@@ -31,7 +31,7 @@ FIELDWORK_SCORING_SUBSCRIBERS=notifications=127.0.0.1:9 \
   "$bin/fieldwork-scoring" >/tmp/fieldwork-bench-scoring.log 2>&1 &
 pid=$!
 bench_wait_port $port
-until sql -Atc "SELECT 1 FROM schema_migrations WHERE version = 103" 2>/dev/null | grep -q 1; do sleep 0.2; done
+bench_wait_migrated /tmp/fieldwork-bench-scoring.log
 
 echo "seeding $customers customers and $facts facts over 6 months…" >&2
 started=$(date +%s.%N)

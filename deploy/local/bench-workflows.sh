@@ -34,7 +34,7 @@ FIELDWORK_WORKFLOWS_SUBSCRIBERS=notifications=127.0.0.1:9,scoring=127.0.0.1:9 \
   "$bin/fieldwork-workflows" >/tmp/fieldwork-bench-workflows.log 2>&1 &
 pid=$!
 bench_wait_port $port
-until sql -Atc "SELECT 1 FROM schema_migrations WHERE version = 101" 2>/dev/null | grep -q 1; do sleep 0.2; done
+bench_wait_migrated /tmp/fieldwork-bench-workflows.log
 
 echo "seeding $open_cards open cards ($overdue overdue for each of $sweeps sweeps)…" >&2
 started=$(date +%s.%N)
