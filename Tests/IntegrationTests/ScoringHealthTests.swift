@@ -100,6 +100,12 @@ import Testing
                 try await client.healthHistory(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata).points
             }
             #expect(points.map(\.score) == [77.5, 81.3] && points.map(\.modelVersion) == [1, 2])
+            // Runs are history: their health rows are not checked against them row by row, so runs cannot be deleted.
+            let runs = try cluster.scalar(.scoring, "SELECT count(*) FROM scoring_runs")
+            _ = try cluster.scalar(.scoring, "DELETE FROM scoring_runs")
+            _ = try cluster.scalar(.scoring, "TRUNCATE scoring_runs CASCADE")
+            #expect(runs == "2")
+            #expect(try cluster.scalar(.scoring, "SELECT count(*) FROM scoring_runs") == runs)
             let table = try await cluster.scoring(story.admin) { client, metadata in
                 try await client.listCustomerHealth(.init(), metadata: metadata).customers
             }
