@@ -40,6 +40,11 @@ public struct AuditRecord: Sendable {
         "jsonb_build_object('field', '\(field)', 'before', \(before), 'after', \(after))"
     }
 
+    /// `changes` as the JSON array stored in `audit_log.changes`.
+    public var changesJSON: String {
+        get throws { String(decoding: try JSONEncoder().encode(changes), as: UTF8.self) }
+    }
+
     /// The fields whose values differ between `before` (nil: created) and `after`.
     public static func diff(_ before: [String: String]?, _ after: [String: String]) -> [Change] {
         after.keys.sorted().compactMap { field in
@@ -52,16 +57,18 @@ public struct AuditRecord: Sendable {
 
 /// The append-only audit log every service keeps (a trigger refuses UPDATE and DELETE).
 public enum AuditLog {
+    /// Every column of an entry, for statements that write entries themselves.
+    public static let columns = "id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id"
+
     public static func append(
         _ record: AuditRecord, actor: Principal, at: Date, requestID: String = "",
         on connection: PostgresConnection, logger: Logger
     ) async throws {
-        let changes = String(decoding: try JSONEncoder().encode(record.changes), as: UTF8.self)
         try await connection.query(
             """
-            INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+            INSERT INTO audit_log (\(unescaped: columns))
             VALUES (\(UUID()), \(at), \(actor.personID), \(actor.primaryRole.rawValue), \(record.entityType), \(record.entityID),
-                    \(record.action), \(changes)::jsonb, \(record.reason), \(requestID))
+                    \(record.action), \(try record.changesJSON)::jsonb, \(record.reason), \(requestID))
             """, logger: logger)
     }
 
@@ -71,12 +78,11 @@ public enum AuditLog {
         on connection: PostgresConnection, logger: Logger
     ) async throws {
         guard !records.isEmpty else { return }
-        let encoder = JSONEncoder()
-        let changes = try records.map { String(decoding: try encoder.encode($0.changes), as: UTF8.self) }
+        let changes = try records.map { try $0.changesJSON }
         // WITH ORDINALITY keeps the array order in seq.
         try await connection.query(
             """
-            INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+            INSERT INTO audit_log (\(unescaped: columns))
             SELECT gen_random_uuid(), \(at), \(actor.personID), \(actor.primaryRole.rawValue), t, e, a, c::jsonb, r, \(requestID)
             FROM unnest(\(records.map(\.entityType))::text[], \(records.map(\.entityID))::text[], \(records.map(\.action))::text[],
                         \(changes)::text[], \(records.map(\.reason))::text[]) WITH ORDINALITY AS x (t, e, a, c, r, n)

@@ -42,15 +42,14 @@ public struct Outbox: Sendable {
         // Each event once over the wire; SQL makes its row per subscriber, in event order.
         try await connection.query(
             """
-            INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-            SELECT e, s, a, t, p, \(occurredAt), least(\(occurredAt), now())
-            FROM unnest(\(batch.eventIDs)::uuid[], \(batch.aggregateIDs)::text[], \(batch.types)::text[], \(batch.payloads)::bytea[])
-                 WITH ORDINALITY AS x (e, a, t, p, n)
-            CROSS JOIN unnest(\(subscribers)::text[]) WITH ORDINALITY AS y (s, m)
-            ORDER BY n, m
+            INSERT INTO outbox (\(unescaped: Self.columns))
+            SELECT * FROM outbox_rows(\(batch.eventIDs), \(batch.aggregateIDs), \(batch.types), \(batch.payloads), \(subscribers), \(occurredAt))
             """, logger: logger)
         return batch.events
     }
+
+    /// The columns `outbox_rows(…)` fills, in its order (RuntimeSchema.outboxRows).
+    public static let columns = "event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at"
 
     /// Events built and serialized, column by column, for an INSERT into the
     /// outbox: `appendAll`'s, or a statement's that writes its events itself.

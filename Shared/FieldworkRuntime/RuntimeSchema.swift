@@ -60,6 +60,24 @@ public enum RuntimeSchema {
         );
         """)
 
+    /// `outbox_rows`: a batch of events as outbox rows, one per event and
+    /// subscriber in event order, due at once even when dated ahead (a job run
+    /// with a future `as_of`). Every statement that writes events inserts these
+    /// rows, so the shape lives here once: `Outbox.appendAll`, and statements that
+    /// write their events beside the change itself (data-modifying CTEs).
+    public static let outboxRows = Migration(3, "outbox rows", """
+        CREATE FUNCTION outbox_rows(
+            event_ids uuid[], aggregate_ids text[], event_types text[], payloads bytea[], subscribers text[], occurred_at timestamptz
+        ) RETURNS TABLE (event_id uuid, subscriber text, aggregate_id text, event_type text, payload bytea,
+                         created_at timestamptz, next_attempt_at timestamptz)
+        LANGUAGE sql STABLE AS $$
+            SELECT e, s, a, t, p, occurred_at, least(occurred_at, now())
+            FROM unnest(event_ids, aggregate_ids, event_types, payloads) WITH ORDINALITY AS x (e, a, t, p, n)
+            CROSS JOIN unnest(subscribers) WITH ORDINALITY AS y (s, m)
+            ORDER BY n, m
+        $$;
+        """)
+
     /// Read-only copies of the directory, fed by the visits service's events.
     public static let directoryReplica = Migration(2, "directory replica", """
         CREATE TABLE directory_people (

@@ -36,7 +36,7 @@ import Testing
         consumerPort: Int, maxRejections: Int = 3, deliveryTimeout: Duration = .milliseconds(300), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
-            try await Migrator.migrate(database.client, [RuntimeSchema.core], logger: TestDatabase.logger)
+            try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows], logger: TestDatabase.logger)
             let signal = WakeSignal()
             let health = HealthState()
             health.setServing(true)

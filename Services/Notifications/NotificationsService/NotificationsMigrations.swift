@@ -4,6 +4,7 @@ import FieldworkRuntime
 enum NotificationsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
+        RuntimeSchema.outboxRows,
         RuntimeSchema.directoryReplica,
         Migration(100, "inbox", """
             CREATE TABLE inbox_items (

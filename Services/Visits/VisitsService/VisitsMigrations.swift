@@ -4,6 +4,7 @@ import FieldworkRuntime
 enum VisitsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
+        RuntimeSchema.outboxRows,
         Migration(100, "directory", """
             CREATE TABLE departments (
                 code           text PRIMARY KEY,

@@ -183,7 +183,7 @@ struct CardStore: Sendable {
                 SELECT id, \(now), \(principal.personID), 'created', number || \(" from \(template.id) v\(template.version) for \(origin)")
                 FROM numbered
             ), audit AS (
-                INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
                 SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'create',
                        jsonb_build_array(\(unescaped: AuditRecord.changeSQL("number", before: "''", after: "number")),
                                          \(unescaped: AuditRecord.changeSQL("department", before: "''", after: "department")),
@@ -191,19 +191,20 @@ struct CardStore: Sendable {
                                          \(unescaped: AuditRecord.changeSQL("due_at", before: "''", after: "due_text"))), '', \(requestID)
                 FROM numbered ORDER BY n
             ), events AS (
-                -- As Outbox.appendAll writes them: a row per event and subscriber, in order.
-                INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
-                SELECT e.id, s.name, e.aggregate, e.type,
-                       CASE WHEN c.number IS NULL THEN e.payload
-                            ELSE overlay(e.payload PLACING convert_to(c.number, 'UTF8')
-                                         FROM position(convert_to(\(placeholder), 'UTF8') IN e.payload)) END,
-                       \(now), least(\(now), now())
-                FROM unnest(\(events.eventIDs)::uuid[], \(events.aggregateIDs)::text[], \(events.types)::text[], \(events.payloads)::bytea[])
-                     WITH ORDINALITY AS e (id, aggregate, type, payload, n)
-                LEFT JOIN numbered c ON c.n = e.n - 1
-                CROSS JOIN unnest(\(environment.outbox.subscribers)::text[]) WITH ORDINALITY AS s (name, m)
-                WHERE c.number IS NULL OR length(c.number) = \(placeholder.count)
-                ORDER BY e.n, s.m
+                -- Each CardCreated with its number in place of the placeholder; a longer number is published below.
+                INSERT INTO outbox (\(unescaped: Outbox.columns))
+                SELECT o.* FROM (
+                    SELECT array_agg(e.id ORDER BY e.n) AS ids, array_agg(e.aggregate ORDER BY e.n) AS aggregates,
+                           array_agg(e.type ORDER BY e.n) AS types,
+                           array_agg(CASE WHEN c.number IS NULL THEN e.payload
+                                          ELSE overlay(e.payload PLACING convert_to(c.number, 'UTF8')
+                                                       FROM position(convert_to(\(placeholder), 'UTF8') IN e.payload)) END
+                                     ORDER BY e.n) AS payloads
+                    FROM unnest(\(events.eventIDs)::uuid[], \(events.aggregateIDs)::text[], \(events.types)::text[], \(events.payloads)::bytea[])
+                         WITH ORDINALITY AS e (id, aggregate, type, payload, n)
+                    LEFT JOIN numbered c ON c.n = e.n - 1
+                    WHERE c.number IS NULL OR length(c.number) = \(placeholder.count)
+                ) b, outbox_rows(b.ids, b.aggregates, b.types, b.payloads, \(environment.outbox.subscribers), \(now)) o
             )
             SELECT number FROM numbered ORDER BY n
             """, logger: logger)

@@ -73,7 +73,7 @@ extension WorkflowsService {
                        jsonb_build_array(change)
                 FROM escalated
             ), audit AS (
-                INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
+                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
                 SELECT gen_random_uuid(), \(now), \(principal.personID), \(principal.primaryRole.rawValue), 'card', id::text, 'escalate',
                        jsonb_build_array(change, \(unescaped: AuditRecord.changeSQL("escalated_to", before: "''", after: "target"))), '', ''
                 FROM escalated ORDER BY number

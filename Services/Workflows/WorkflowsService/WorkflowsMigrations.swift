@@ -4,6 +4,7 @@ import FieldworkRuntime
 enum WorkflowsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
+        RuntimeSchema.outboxRows,
         RuntimeSchema.directoryReplica,
         Migration(100, "requests and cards", """
             CREATE TABLE request_templates (
