@@ -15,7 +15,9 @@ import Synchronization
 /// - Order: per subscriber and aggregate, only the oldest undelivered row is
 ///   eligible, so an aggregate's events arrive in the order they were written.
 /// - A consumer that cannot be reached (UNAVAILABLE, deadline) is retried for
-///   ever, with exponential backoff and jitter.
+///   ever, with exponential backoff and jitter: per row, and per consumer in the
+///   background loop, which leaves a consumer that is down alone until its next
+///   try instead of reading its backlog again after every commit.
 /// - A consumer that answers with an error "rejects" the row; after
 ///   `maxRejections` the row is parked (kept, counted in metrics, logged) so it
 ///   no longer blocks its aggregate. `RunJob("outbox-redrive")` puts parked
@@ -40,6 +42,9 @@ final class OutboxRelay: Service, Sendable {
     private let registry: PrometheusCollectorRegistry
     private let health: HealthState
     private let token = Mutex<(value: String, renewAt: Date)?>(nil)
+    /// Subscribers found unreachable: consecutive failed passes, and the time before
+    /// which the background loop does not try them again.
+    private let resting = Mutex<[String: (failures: Int, until: ContinuousClock.Instant)]>([:])
 
     init(
         serviceName: String, subscribers: [Subscriber], transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
@@ -97,6 +102,7 @@ final class OutboxRelay: Service, Sendable {
     struct Report: Sendable, Equatable {
         var delivered = 0
         var unreachable: [String: String] = [:]   // subscriber → last error
+        var resting: [String] = []                // subscribers left alone this time (down, waiting out their backoff)
     }
 
     /// Delivers everything due now. With `wait` (the `outbox-relay` job: "deliver
@@ -108,9 +114,11 @@ final class OutboxRelay: Service, Sendable {
     /// (they count toward parking).
     @discardableResult
     func relayAll(wait: Bool = false) async -> Report {
+        let now = ContinuousClock.now
+        let resting = wait ? [] : self.resting.withLock { $0.filter { $0.value.until > now }.keys.sorted() }
         // Subscribers are independent (own rows, own lock): a slow one must not hold up the others.
-        await withTaskGroup(of: (String, Pass).self) { group in
-            for (subscriber, client) in subscribers {
+        var report = await withTaskGroup(of: (String, Pass).self) { group in
+            for (subscriber, client) in subscribers where !resting.contains(subscriber.name) {
                 group.addTask {
                     var total = Pass()
                     // Keep going while progress is made: each pass moves every aggregate one row on.
@@ -125,6 +133,7 @@ final class OutboxRelay: Service, Sendable {
                             break
                         }
                     }
+                    self.rest(subscriber.name, reachable: total.unreachable == nil)
                     return (subscriber.name, total)
                 }
             }
@@ -132,6 +141,18 @@ final class OutboxRelay: Service, Sendable {
                 report.delivered += result.1.delivered
                 if let error = result.1.unreachable { report.unreachable[result.0] = error }
             }
+        }
+        report.resting = resting
+        return report
+    }
+
+    /// After a pass: a reachable subscriber is tried on every wake again; an
+    /// unreachable one rests for the backoff of its consecutive failures.
+    private func rest(_ subscriber: String, reachable: Bool) {
+        resting.withLock { resting in
+            guard !reachable else { resting[subscriber] = nil; return }
+            let failures = (resting[subscriber]?.failures ?? 0) + 1
+            resting[subscriber] = (failures, .now + .seconds(settings.backoff.delay(attempt: failures - 1)))
         }
     }
 

@@ -33,7 +33,8 @@ import Testing
     }
 
     func withRelay(
-        consumerPort: Int, maxRejections: Int = 3, deliveryTimeout: Duration = .milliseconds(300), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
+        consumerPort: Int, maxRejections: Int = 3, deliveryTimeout: Duration = .milliseconds(300),
+        backoff: Backoff = Backoff(baseSeconds: 0.01, capSeconds: 0.05), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
             try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows], logger: TestDatabase.logger)
@@ -43,7 +44,7 @@ import Testing
             let relay = try OutboxRelay(
                 serviceName: "visits", subscribers: [Subscriber(name: "workflows", endpoint: Endpoint(host: "127.0.0.1", port: consumerPort))],
                 settings: .init(
-                    interval: .milliseconds(50), backoff: Backoff(baseSeconds: 0.01, capSeconds: 0.05), maxRejections: maxRejections,
+                    interval: .milliseconds(50), backoff: backoff, maxRejections: maxRejections,
                     deliveryTimeout: deliveryTimeout),
                 postgres: database.client, clock: SystemClock(), logger: TestDatabase.logger, signal: signal,
                 tokens: try await TokenAuthority(secret: "relay-test-secret-0123456789abcdefghij"),
@@ -140,6 +141,27 @@ import Testing
             // Only the head of the aggregate is tried while it fails: order is kept.
             #expect(try await database.scalar("SELECT max(attempts) FROM outbox", as: Int.self) >= 3)
             #expect(try await database.scalar("SELECT min(attempts) FROM outbox", as: Int.self) == 0)
+        }
+    }
+
+    /// While a consumer is down, the background loop leaves it alone until its
+    /// backoff is over, even when new rows (new aggregates, due at once) arrive:
+    /// otherwise every commit would read its whole backlog again. The deliver-now
+    /// job still tries it.
+    @Test func anUnreachableConsumerRestsBetweenTries() async throws {
+        try await withRelay(consumerPort: 1, backoff: Backoff(baseSeconds: 20, capSeconds: 60)) { relay, outbox, database in
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await relay.runClientsForTest() }
+                try await append(outbox, aggregate: "first", count: 1, to: database)
+                #expect(await relay.relayAll().unreachable.keys.sorted() == ["workflows"])
+                try await append(outbox, aggregate: "second", count: 1, to: database)
+                #expect(await relay.relayAll() == .init(resting: ["workflows"]))
+                let attempts: PostgresQuery = "SELECT sum(attempts)::int8 FROM outbox"   // 'first' tried once, 'second' not at all
+                #expect(try await database.scalar(attempts, as: Int.self) == 1)
+                #expect(await relay.relayAll(wait: true).unreachable.keys.sorted() == ["workflows"])
+                #expect(try await database.scalar(attempts, as: Int.self) == 2)
+                relay.stopClientsForTest()
+            }
         }
     }
 
