@@ -34,6 +34,29 @@ import Testing
         }
     }
 
+    /// SPEC §2.2: scans of one code by one rep that race each other (a double tap,
+    /// a retry over a bad network) open one visit: every call gets it back, and
+    /// it is written and audited once.
+    @Test func concurrentScansOpenOneVisit() async throws {
+        try await Cluster.with { cluster in
+            let story = try await setUp(cluster)
+            let code = try await story.code("H-T-03")
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await cluster.visits(story.rep) { client, metadata in
+                            try await client.checkIn(.with { $0.code = code; $0.location = Self.near(3) }, metadata: metadata).id
+                        }
+                    }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 1)
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM visits WHERE customer_id = 'H-T-03'") == "1")
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM audit_log WHERE entity_type = 'visit' AND action = 'check_in'") == "1")
+        }
+    }
+
     /// Story 4: 10 planned and 9 valid visits → 90 %; 10/10 → 100 %; the 18:00 close publishes both once.
     @Test func dailyPlanCompletionAndTheDayClose() async throws {
         try await Cluster.with { cluster in

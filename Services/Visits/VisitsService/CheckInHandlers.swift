@@ -46,32 +46,24 @@ extension VisitsService {
     /// within 10 minutes returns the open visit (SPEC §2.2).
     func checkIn(_ request: Fieldwork_V1_CheckInRequest) async throws -> Fieldwork_V1_Visit {
         let text = try Input.text(request.code, field: "code", max: 2048, required: true)
-        let code = try await environment.postgres.withConnection { try await keyring.signer(on: $0) }.verify(text, now: environment.clock.now())
+        let (code, keyID) = try await keyring.verify(text, now: environment.clock.now())
         let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
         return try await environment.command("CheckIn", requestID: request.requestID) { connection, principal, now in
             let serverTime = now.roundedToMilliseconds
-            // One check-in at a time per rep and customer, so a double tap cannot open two visits.
-            _ = try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(principal.personID):\(code.customer)"), 0))",
-                logger: environment.logger)
-            if let open = try await visits.recentOpenVisit(
-                rep: principal.personID, customer: code.customer,
-                since: serverTime.addingTimeInterval(-CheckInClassification.repeatWindowSeconds), on: connection) {
-                return open
-            }
-            guard let customer = try await directory.customer(code.customer, on: connection)?.0 else {
+            guard let site = try await visits.lockCheckIn(rep: principal.personID, customer: code.customer, keyID: keyID, on: connection) else {
                 throw DomainError.notFound(entity: "customer", id: code.customer)
             }
+            guard site.keyInForce else { throw CheckinCodeSigner.refused("was signed with an unknown or retired key") }
             let id = UUID()
             var visit = Fieldwork_V1_Visit()
             visit.id = id.uuidString.lowercased()
             visit.repID = principal.personID
-            visit.customerID = customer.id
+            visit.customerID = site.customerID
             visit.checkinDepartment = code.department
             visit.checkedInAt = .init(serverTime)
             if request.hasDeviceTime { visit.deviceTime = request.deviceTime }
             visit.status = .open
-            switch CheckInClassification.classify(position: position, fence: customer.fence) {
+            switch CheckInClassification.classify(position: position, fence: site.fence) {
             case .void(let reason):
                 visit.status = .void
                 visit.voidReason = reason
@@ -83,15 +75,15 @@ extension VisitsService {
             }
             if let position { visit.checkInLocation = .init(position) }
             visit.watermark = visits.watermark.digest(
-                visitID: id, personID: principal.personID, customerID: customer.id, position: position, serverTime: serverTime)
-            try await visits.insert(visit, on: connection)
-            try await environment.audit(
-                AuditRecord(entityType: "visit", entityID: visit.id, action: "check_in", changes: [
-                    .init("status", "", visit.status.name), .init("customer_id", "", customer.id),
-                    .init("distance_m", "", String(visit.distanceM)), .init("out_of_range", "", String(visit.outOfRange)),
-                ]),
-                by: principal, at: serverTime, requestID: request.requestID, on: connection)
-            return visit
+                visitID: id, personID: principal.personID, customerID: site.customerID, position: position, serverTime: serverTime)
+            let audit = AuditRecord(entityType: "visit", entityID: visit.id, action: "check_in", changes: [
+                .init("status", "", visit.status.name), .init("customer_id", "", site.customerID),
+                .init("distance_m", "", String(visit.distanceM)), .init("out_of_range", "", String(visit.outOfRange)),
+            ])
+            let open = try await visits.insertUnlessOpen(
+                visit, since: serverTime.addingTimeInterval(-CheckInClassification.repeatWindowSeconds), audit: audit,
+                by: principal, requestID: request.requestID, on: connection)
+            return open ?? visit
         }
     }
 
@@ -120,9 +112,11 @@ extension VisitsService {
     ) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(rawID, field: "visit_id")
         return try await environment.command(method, requestID: requestID) { connection, principal, now in
-            guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
+            let asked = newRecord.map { $0.productIds + $0.surgerySupport.productIds } ?? []
+            guard var submission = try await visits.lockForSubmission(id, products: asked, on: connection) else {
                 throw DomainError.notFound(entity: "visit", id: rawID)
             }
+            var visit = submission.visit
             guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep submits a visit") }
             switch visit.status {
             case .open: break
@@ -131,11 +125,14 @@ extension VisitsService {
             }
             let record = newRecord ?? visit.record
             let draft = try record.domain()
-            let catalogue = try await directory.productNames(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
+            if newRecord == nil {
+                // Submitting the saved draft: its products were not known before the visit was read.
+                submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
+            }
+            let catalogue = submission.catalogue
             try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
-            try await visits.submit(id, record: record, checkout: location, at: now, on: connection)
             if record.stageReached != .unspecified {
-                for line in try await directory.productLines(draft.productIDs, on: connection) {
+                for line in Set(draft.productIDs.compactMap { catalogue[$0]?.line }).sorted() {
                     try await moveStage(customer: visit.customerID, line: line, to: record.stageReached, by: principal, at: now,
                                         requestID: requestID, onlyForward: true, on: connection)
                 }
@@ -145,14 +142,7 @@ extension VisitsService {
             visit.record = record
             visit.checkedOutAt = .init(now)
             if let location { visit.checkOutLocation = .init(location) }
-            try await environment.audit(
-                AuditRecord(entityType: "visit", entityID: visit.id, action: "submit", changes: [
-                    .init("status", "OPEN", "SUBMITTED"), .init("product_ids", "", draft.productIDs.joined(separator: "|")),
-                    .init("objection_type", "", record.objectionType.name),
-                    .init("surgery_support", "", draft.surgerySupport.map { "\($0.surgeryDate) \($0.department)" } ?? ""),
-                ]),
-                by: principal, at: now, requestID: requestID, on: connection)
-            try await environment.publish(.visitSubmitted(.with {
+            var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = [(.visitSubmitted(.with {
                 $0.visitID = visit.id
                 $0.repID = visit.repID
                 $0.customerID = visit.customerID
@@ -163,23 +153,30 @@ extension VisitsService {
                 $0.stageReached = Self.stageName(record.stageReached)
                 $0.countsTowardPlan = !visit.outOfRange
                 $0.checkedInAt = visit.checkedInAt
-            }), aggregateID: "visit:\(visit.id)", at: now, on: connection)
+            }), "visit:\(visit.id)")]
             if let support = draft.surgerySupport {
-                let customer = try await directory.customer(visit.customerID, on: connection)?.0
-                let rep = try await directory.person(visit.repID, on: connection)?.0
-                try await environment.publish(.supportRequested(.with {
+                events.append((.supportRequested(.with {
                     $0.visitID = visit.id
                     $0.repID = visit.repID
-                    $0.repName = rep?.name ?? visit.repID
+                    $0.repName = submission.repName.isEmpty ? visit.repID : submission.repName
                     $0.customerID = visit.customerID
-                    $0.customerName = customer?.name ?? visit.customerID
-                    $0.region = customer?.region ?? ""
+                    $0.customerName = submission.customerName.isEmpty ? visit.customerID : submission.customerName
+                    $0.region = submission.customerRegion
                     $0.department = support.department
                     $0.surgeryDate = .init(support.surgeryDate)
                     $0.productIds = support.productIDs.isEmpty ? draft.productIDs : support.productIDs
-                    $0.productNames = $0.productIds.map { catalogue[$0] ?? $0 }
-                }), aggregateID: "visit:\(visit.id)", at: now, on: connection)
+                    $0.productNames = $0.productIds.map { catalogue[$0]?.name ?? $0 }
+                }), "visit:\(visit.id)"))
             }
+            try await visits.submit(
+                id, record: record, checkout: location, at: now,
+                audit: AuditRecord(entityType: "visit", entityID: visit.id, action: "submit", changes: [
+                    .init("status", "OPEN", "SUBMITTED"), .init("product_ids", "", draft.productIDs.joined(separator: "|")),
+                    .init("objection_type", "", record.objectionType.name),
+                    .init("surgery_support", "", draft.surgerySupport.map { "\($0.surgeryDate) \($0.department)" } ?? ""),
+                ]),
+                events: try Outbox.Batch(events, source: environment.outbox.source, at: now),
+                by: principal, requestID: requestID, on: connection)
             return visit
         }
     }
@@ -218,7 +215,7 @@ extension VisitsService {
             guard request.record.surgerySupport == visit.record.surgerySupport else {
                 throw DomainError.failedPrecondition("record.surgery_support: surgery support was requested at submission and cannot be amended")
             }
-            let catalogue = try await directory.productNames(draft.productIDs, on: connection)
+            let catalogue = try await directory.catalogue(draft.productIDs, on: connection)
             // The surgery date was checked at submission; an amendment does not re-judge it against today.
             var withoutSupport = draft
             withoutSupport.surgerySupport = nil

@@ -47,6 +47,12 @@ struct CheckinCodeSigner: Sendable {
         return "\(signed).\(Self.mac(signed, key: keys[0].key))"
     }
 
+    /// The key id a code names (before any check: "" when there is none).
+    static func keyID(of token: String) -> String {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "v1" ? String(parts[1]) : ""
+    }
+
     /// The payload of a genuine, unexpired code; otherwise `invalidArgument` on "code".
     func verify(_ token: String, now: Date) throws -> Payload {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -66,7 +72,7 @@ struct CheckinCodeSigner: Sendable {
         return payload
     }
 
-    private static func refused(_ why: String) -> DomainError { .invalidArgument(field: "code", message: why) }
+    static func refused(_ why: String) -> DomainError { .invalidArgument(field: "code", message: why) }
 
     static func mac(_ text: String, key: SymmetricKey) -> String {
         Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).base64URLEncoded

@@ -4,6 +4,7 @@ import FieldworkRuntime
 import Foundation
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The check-in keys live in the database, so every replica signs and verifies
 /// with the same set and a rotation takes effect everywhere at once. The keys in
@@ -12,6 +13,15 @@ import PostgresNIO
 struct CheckinKeyring: Sendable {
     let environment: ServiceEnvironment
     let configured: [(id: String, secret: String)]
+    /// Secrets by key id as last read. A key's secret never changes (a rotation
+    /// adds a key under a new id), so a cached one verifies a code without a
+    /// query; whether the key is still active is asked in the check-in's own
+    /// transaction (`VisitStore.lockCheckIn`).
+    private let secrets = SecretCache()
+
+    private final class SecretCache: Sendable {
+        let byKeyID = Mutex<[String: [UInt8]]>([:])
+    }
 
     init(environment: ServiceEnvironment) throws {
         self.environment = environment
@@ -26,6 +36,25 @@ struct CheckinKeyring: Sendable {
             keys = try await load(on: connection)
         }
         return try CheckinCodeSigner(keys: keys)
+    }
+
+    /// A genuine, unexpired code's payload and key id, checked against the cached
+    /// secret of the key it names (read from the database when not cached yet).
+    /// The caller must still check that the key is active.
+    func verify(_ token: String, now: Date) async throws -> (payload: CheckinCodeSigner.Payload, keyID: String) {
+        let keyID = CheckinCodeSigner.keyID(of: token)
+        guard !keyID.isEmpty else { throw CheckinCodeSigner.refused("is not a Fieldwork check-in code") }
+        var secret = secrets.byKeyID.withLock { $0[keyID] }
+        if secret == nil {
+            let keys = try await environment.postgres.withConnection { connection in
+                _ = try await signer(on: connection)   // adds the configured keys on first use
+                return try await load(on: connection)
+            }
+            secrets.byKeyID.withLock { cache in for key in keys { cache[key.id] = key.secret } }
+            secret = keys.first { $0.id == keyID }?.secret
+        }
+        guard let secret else { throw CheckinCodeSigner.refused("was signed with an unknown or retired key") }
+        return (try CheckinCodeSigner(keys: [(keyID, secret)]).verify(token, now: now), keyID)
     }
 
     private func load(on connection: PostgresConnection) async throws -> [(id: String, secret: [UInt8])] {

@@ -281,20 +281,12 @@ struct DirectoryStore: Sendable {
     }
 
     /// The distinct product lines of the given products.
-    func productLines(_ ids: [String], on connection: PostgresConnection) async throws -> [String] {
-        var lines: [String] = []
-        for try await line in try await connection.query(
-            "SELECT DISTINCT product_line FROM products WHERE id = ANY (\(ids)) ORDER BY product_line", logger: logger
-        ).decode(String.self) { lines.append(line) }
-        return lines
-    }
-
-    /// Names of the given products, in the given order; unknown ids are missing from the result.
-    func productNames(_ ids: [String], on connection: PostgresConnection) async throws -> [String: String] {
-        var names: [String: String] = [:]
-        for try await (id, name) in try await connection.query(
-            "SELECT id, name FROM products WHERE id = ANY (\(ids)) AND active", logger: logger
-        ).decode((String, String).self) { names[id] = name }
-        return names
+    /// The active products among `ids`: id → (name, product line); unknown or inactive ids are missing.
+    func catalogue(_ ids: [String], on connection: PostgresConnection) async throws -> [String: (name: String, line: String)] {
+        var catalogue: [String: (name: String, line: String)] = [:]
+        for try await (id, name, line) in try await connection.query(
+            "SELECT id, name, product_line FROM products WHERE id = ANY (\(ids)) AND active", logger: logger
+        ).decode((String, String, String).self) { catalogue[id] = (name, line) }
+        return catalogue
     }
 }

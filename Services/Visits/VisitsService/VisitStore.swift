@@ -20,6 +20,11 @@ struct VisitStore: Sendable {
         checkout_accuracy_m, checked_out_at, record::text, amendments
         """
 
+    private static let columnCount = columns.split(separator: ",").count
+    /// `columns` for a query that names the visits table `v`.
+    private static let qualifiedColumns = columns.split(separator: ",")
+        .map { "v." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+
     func visit(_ id: UUID, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> Fieldwork_V1_Visit? {
         let rows = try await connection.query(
             forUpdate ? "SELECT \(unescaped: Self.columns) FROM visits WHERE id = \(id) FOR UPDATE"
@@ -59,29 +64,69 @@ struct VisitStore: Sendable {
         return visit
     }
 
-    /// The rep's open visit at this customer started within the repeat window, if any.
-    func recentOpenVisit(rep: String, customer: String, since: Date, on connection: PostgresConnection) async throws -> Fieldwork_V1_Visit? {
+    /// What a check-in reads under its lock.
+    struct CheckInSite {
+        var customerID: String
+        var fence: Geofence
+        /// The code's key is still active (a retired key is refused at once, everywhere).
+        var keyInForce: Bool
+    }
+
+    /// Takes the check-in lock of a rep and customer until the transaction ends
+    /// (a double tap cannot open two visits) and, in the same round trip, reads
+    /// the customer's geofence and whether the code's key is still active.
+    /// Nil: no such customer.
+    func lockCheckIn(rep: String, customer: String, keyID: String, on connection: PostgresConnection) async throws -> CheckInSite? {
         let rows = try await connection.query(
             """
-            SELECT \(unescaped: Self.columns) FROM visits
-            WHERE rep_id = \(rep) AND customer_id = \(customer) AND status = 'OPEN' AND checked_in_at >= \(since)
-            ORDER BY checked_in_at DESC LIMIT 1
+            SELECT c.id, c.latitude, c.longitude, c.fence_radius_m,
+                   EXISTS (SELECT FROM checkin_keys WHERE id = \(keyID) AND retired_at IS NULL)
+            FROM (SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(rep):\(customer)"), 0))) locked
+            LEFT JOIN customers c ON c.id = \(customer)
             """, logger: logger)
-        for try await row in rows { return try Self.decode(row) }
+        for try await (id, latitude, longitude, radius, keyInForce) in rows.decode((String?, Double?, Double?, Int?, Bool).self) {
+            guard let id, let latitude, let longitude, let radius else { return nil }
+            return CheckInSite(
+                customerID: id, fence: Geofence(center: GeoPosition(latitude: latitude, longitude: longitude), radiusMeters: radius),
+                keyInForce: keyInForce)
+        }
         return nil
     }
 
-    func insert(_ visit: Fieldwork_V1_Visit, on connection: PostgresConnection) async throws {
+    /// Inserts a checked-in visit and its audit entry, unless the rep has an open
+    /// visit at the customer that started at or after `since`: that visit is
+    /// returned instead and nothing is written. Call it under `lockCheckIn`, whose
+    /// earlier statement makes this one see every check-in committed before it.
+    func insertUnlessOpen(
+        _ visit: Fieldwork_V1_Visit, since: Date, audit: AuditRecord, by principal: Principal, requestID: String,
+        on connection: PostgresConnection
+    ) async throws -> Fieldwork_V1_Visit? {
         let id = UUID(uuidString: visit.id)!
         let location = visit.hasCheckInLocation ? visit.checkInLocation : nil
-        try await connection.query(
+        let rows = try await connection.query(
             """
-            INSERT INTO visits (id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude,
-                checkin_longitude, checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark)
-            VALUES (\(id), \(visit.repID), \(visit.customerID), \(visit.status.name), \(visit.voidReason), \(visit.outOfRange),
-                \(visit.distanceM), \(location?.latitude), \(location?.longitude), \(location?.accuracyM), \(visit.checkedInAt.date),
-                \(visit.hasDeviceTime ? visit.deviceTime.date : nil), \(visit.checkinDepartment), \(visit.watermark))
+            WITH open AS (
+                SELECT \(unescaped: Self.columns) FROM visits
+                WHERE rep_id = \(visit.repID) AND customer_id = \(visit.customerID) AND status = 'OPEN' AND checked_in_at >= \(since)
+                ORDER BY checked_in_at DESC LIMIT 1
+            ), inserted AS (
+                INSERT INTO visits (id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude,
+                    checkin_longitude, checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark)
+                SELECT \(id), \(visit.repID), \(visit.customerID), \(visit.status.name), \(visit.voidReason), \(visit.outOfRange),
+                    \(visit.distanceM), \(location?.latitude), \(location?.longitude), \(location?.accuracyM), \(visit.checkedInAt.date),
+                    \(visit.hasDeviceTime ? visit.deviceTime.date : nil), \(visit.checkinDepartment), \(visit.watermark)
+                WHERE NOT EXISTS (SELECT FROM open)
+                RETURNING id
+            ), audited AS (
+                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
+                SELECT gen_random_uuid(), \(visit.checkedInAt.date), \(principal.personID), \(principal.primaryRole.rawValue),
+                       \(audit.entityType), id::text, \(audit.action), \(try audit.changesJSON)::jsonb, \(audit.reason), \(requestID)
+                FROM inserted
+            )
+            SELECT * FROM open
             """, logger: logger)
+        for try await row in rows { return try Self.decode(row) }
+        return nil
     }
 
     func saveDraft(_ id: UUID, record: Fieldwork_V1_VisitRecord, on connection: PostgresConnection) async throws {
@@ -89,16 +134,73 @@ struct VisitStore: Sendable {
             "UPDATE visits SET record = \(try record.jsonString())::jsonb WHERE id = \(id)", logger: logger)
     }
 
+    /// A visit locked for submission, with what submitting it needs from the directory.
+    struct Submission {
+        var visit: Fieldwork_V1_Visit
+        var customerName: String
+        var customerRegion: String
+        var repName: String
+        /// Active products among those asked for: id → (name, product line).
+        var catalogue: [String: (name: String, line: String)]
+    }
+
+    /// Locks a visit until the transaction ends and, in the same round trip, reads
+    /// its customer's and rep's names and the active catalogue entries of `products`.
+    func lockForSubmission(_ id: UUID, products: [String], on connection: PostgresConnection) async throws -> Submission? {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: Self.qualifiedColumns), coalesce(c.name, ''), coalesce(c.region, ''), coalesce(r.name, ''),
+                   p.ids, p.names, p.lines
+            FROM visits v
+            LEFT JOIN customers c ON c.id = v.customer_id
+            LEFT JOIN people r ON r.id = v.rep_id
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(name), '{}'), coalesce(array_agg(product_line), '{}')
+                FROM products WHERE id = ANY (\(products)) AND active
+            ) p (ids, names, lines)
+            WHERE v.id = \(id)
+            FOR UPDATE OF v
+            """, logger: logger)
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let first = Self.columnCount   // the directory's columns follow the visit's
+            let (ids, names, lines) = (
+                try cells[first + 3].decode([String].self), try cells[first + 4].decode([String].self), try cells[first + 5].decode([String].self))
+            return Submission(
+                visit: try Self.decode(row), customerName: try cells[first].decode(String.self),
+                customerRegion: try cells[first + 1].decode(String.self), repName: try cells[first + 2].decode(String.self),
+                catalogue: Dictionary(zip(ids, zip(names, lines).map { (name: $0, line: $1) }), uniquingKeysWith: { first, _ in first }))
+        }
+        return nil
+    }
+
+    /// Stores the record read-only with the check-out point, its audit entry and
+    /// its events, in one statement.
     func submit(
-        _ id: UUID, record: Fieldwork_V1_VisitRecord, checkout: GeoPosition?, at: Date, on connection: PostgresConnection
+        _ id: UUID, record: Fieldwork_V1_VisitRecord, checkout: GeoPosition?, at: Date, audit: AuditRecord, events: Outbox.Batch,
+        by principal: Principal, requestID: String, on connection: PostgresConnection
     ) async throws {
         try await connection.query(
             """
-            UPDATE visits SET status = 'SUBMITTED', record = \(try record.jsonString())::jsonb,
-                objection_type = \(record.objectionType == .unspecified ? "" : record.objectionType.name),
-                product_ids = \(record.productIds), checkout_latitude = \(checkout?.latitude),
-                checkout_longitude = \(checkout?.longitude), checkout_accuracy_m = \(checkout?.accuracyMeters), checked_out_at = \(at)
-            WHERE id = \(id)
+            WITH submitted AS (
+                UPDATE visits SET status = 'SUBMITTED', record = \(try record.jsonString())::jsonb,
+                    objection_type = \(record.objectionType == .unspecified ? "" : record.objectionType.name),
+                    product_ids = \(record.productIds), checkout_latitude = \(checkout?.latitude),
+                    checkout_longitude = \(checkout?.longitude), checkout_accuracy_m = \(checkout?.accuracyMeters), checked_out_at = \(at)
+                WHERE id = \(id)
+                RETURNING id
+            ), audited AS (
+                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
+                SELECT gen_random_uuid(), \(at), \(principal.personID), \(principal.primaryRole.rawValue),
+                       \(audit.entityType), id::text, \(audit.action), \(try audit.changesJSON)::jsonb, \(audit.reason), \(requestID)
+                FROM submitted
+            ), published AS (
+                INSERT INTO outbox (\(unescaped: Outbox.columns))
+                SELECT o.* FROM submitted,
+                     outbox_rows(\(events.eventIDs), \(events.aggregateIDs), \(events.types), \(events.payloads),
+                                 \(environment.outbox.subscribers), \(at)) o
+            )
+            SELECT FROM submitted
             """, logger: logger)
     }
 
@@ -112,7 +214,7 @@ struct VisitStore: Sendable {
         }
         let rows = try await environment.postgres.query(
             """
-            SELECT \(unescaped: Self.columns.split(separator: ",").map { "v." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+            SELECT \(unescaped: Self.qualifiedColumns)
             FROM visits v JOIN people p ON p.id = v.rep_id
             WHERE (\(afterID)::uuid IS NULL OR v.id > \(afterID))
               AND v.checked_in_at >= \(window.from) AND v.checked_in_at < \(window.to)
