@@ -60,6 +60,8 @@ public struct Outbox: Sendable {
         public var types: [String] = []
         public var payloads: [ByteBuffer] = []
 
+        public init() {}
+
         public init(_ items: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)], source: String, at occurredAt: Date) throws {
             for item in items {
                 let eventID = UUID()

@@ -14,7 +14,7 @@ struct VisitStore: Sendable {
     let watermark: Watermark
     var logger: Logger { environment.logger }
 
-    private static let columns = """
+    static let columns = """
         id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude, checkin_longitude,
         checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark, checkout_latitude, checkout_longitude,
         checkout_accuracy_m, checked_out_at, record::text, amendments
@@ -22,7 +22,7 @@ struct VisitStore: Sendable {
 
     private static let columnCount = columns.split(separator: ",").count
     /// `columns` for a query that names the visits table `v`.
-    private static let qualifiedColumns = columns.split(separator: ",")
+    static let qualifiedColumns = columns.split(separator: ",")
         .map { "v." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
     func visit(_ id: UUID, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> Fieldwork_V1_Visit? {
@@ -77,14 +77,9 @@ struct VisitStore: Sendable {
     /// the customer's geofence and whether the code's key is still active.
     /// Nil: no such customer.
     func lockCheckIn(rep: String, customer: String, keyID: String, on connection: PostgresConnection) async throws -> CheckInSite? {
-        let rows = try await connection.query(
-            """
-            SELECT c.id, c.latitude, c.longitude, c.fence_radius_m,
-                   EXISTS (SELECT FROM checkin_keys WHERE id = \(keyID) AND retired_at IS NULL)
-            FROM (SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(rep):\(customer)"), 0))) locked
-            LEFT JOIN customers c ON c.id = \(customer)
-            """, logger: logger)
-        for try await (id, latitude, longitude, radius, keyInForce) in rows.decode((String?, Double?, Double?, Int?, Bool).self) {
+        let rows = try await connection.execute(VisitStatements.LockCheckIn(rep: rep, customer: customer, keyID: keyID), logger: logger)
+        for try await row in rows {
+            let (id, latitude, longitude, radius, keyInForce) = try row.decode((String?, Double?, Double?, Int?, Bool).self)
             guard let id, let latitude, let longitude, let radius else { return nil }
             return CheckInSite(
                 customerID: id, fence: Geofence(center: GeoPosition(latitude: latitude, longitude: longitude), radiusMeters: radius),
@@ -101,30 +96,11 @@ struct VisitStore: Sendable {
         _ visit: Fieldwork_V1_Visit, since: Date, audit: AuditRecord, by principal: Principal, requestID: String,
         on connection: PostgresConnection
     ) async throws -> Fieldwork_V1_Visit? {
-        let id = UUID(uuidString: visit.id)!
-        let location = visit.hasCheckInLocation ? visit.checkInLocation : nil
-        let rows = try await connection.query(
-            """
-            WITH open AS (
-                SELECT \(unescaped: Self.columns) FROM visits
-                WHERE rep_id = \(visit.repID) AND customer_id = \(visit.customerID) AND status = 'OPEN' AND checked_in_at >= \(since)
-                ORDER BY checked_in_at DESC LIMIT 1
-            ), inserted AS (
-                INSERT INTO visits (id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude,
-                    checkin_longitude, checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark)
-                SELECT \(id), \(visit.repID), \(visit.customerID), \(visit.status.name), \(visit.voidReason), \(visit.outOfRange),
-                    \(visit.distanceM), \(location?.latitude), \(location?.longitude), \(location?.accuracyM), \(visit.checkedInAt.date),
-                    \(visit.hasDeviceTime ? visit.deviceTime.date : nil), \(visit.checkinDepartment), \(visit.watermark)
-                WHERE NOT EXISTS (SELECT FROM open)
-                RETURNING id
-            ), audited AS (
-                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(visit.checkedInAt.date), \(principal.personID), \(principal.primaryRole.rawValue),
-                       \(audit.entityType), id::text, \(audit.action), \(try audit.changesJSON)::jsonb, \(audit.reason), \(requestID)
-                FROM inserted
-            )
-            SELECT * FROM open
-            """, logger: logger)
+        let rows = try await connection.execute(
+            VisitStatements.InsertUnlessOpen(
+                visit: visit, id: UUID(uuidString: visit.id)!, since: since, audit: audit, changes: try audit.changesJSON, actor: principal,
+                requestID: requestID),
+            logger: logger)
         for try await row in rows { return try Self.decode(row) }
         return nil
     }
@@ -147,20 +123,7 @@ struct VisitStore: Sendable {
     /// Locks a visit until the transaction ends and, in the same round trip, reads
     /// its customer's and rep's names and the active catalogue entries of `products`.
     func lockForSubmission(_ id: UUID, products: [String], on connection: PostgresConnection) async throws -> Submission? {
-        let rows = try await connection.query(
-            """
-            SELECT \(unescaped: Self.qualifiedColumns), coalesce(c.name, ''), coalesce(c.region, ''), coalesce(r.name, ''),
-                   p.ids, p.names, p.lines
-            FROM visits v
-            LEFT JOIN customers c ON c.id = v.customer_id
-            LEFT JOIN people r ON r.id = v.rep_id
-            CROSS JOIN LATERAL (
-                SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(name), '{}'), coalesce(array_agg(product_line), '{}')
-                FROM products WHERE id = ANY (\(products)) AND active
-            ) p (ids, names, lines)
-            WHERE v.id = \(id)
-            FOR UPDATE OF v
-            """, logger: logger)
+        let rows = try await connection.execute(VisitStatements.LockForSubmission(id: id, products: products), logger: logger)
         for try await row in rows {
             let cells = row.makeRandomAccess()
             let first = Self.columnCount   // the directory's columns follow the visit's
@@ -180,28 +143,13 @@ struct VisitStore: Sendable {
         _ id: UUID, record: Fieldwork_V1_VisitRecord, checkout: GeoPosition?, at: Date, audit: AuditRecord, events: Outbox.Batch,
         by principal: Principal, requestID: String, on connection: PostgresConnection
     ) async throws {
-        try await connection.query(
-            """
-            WITH submitted AS (
-                UPDATE visits SET status = 'SUBMITTED', record = \(try record.jsonString())::jsonb,
-                    objection_type = \(record.objectionType == .unspecified ? "" : record.objectionType.name),
-                    product_ids = \(record.productIds), checkout_latitude = \(checkout?.latitude),
-                    checkout_longitude = \(checkout?.longitude), checkout_accuracy_m = \(checkout?.accuracyMeters), checked_out_at = \(at)
-                WHERE id = \(id)
-                RETURNING id
-            ), audited AS (
-                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(at), \(principal.personID), \(principal.primaryRole.rawValue),
-                       \(audit.entityType), id::text, \(audit.action), \(try audit.changesJSON)::jsonb, \(audit.reason), \(requestID)
-                FROM submitted
-            ), published AS (
-                INSERT INTO outbox (\(unescaped: Outbox.columns))
-                SELECT o.* FROM submitted,
-                     outbox_rows(\(events.eventIDs), \(events.aggregateIDs), \(events.types), \(events.payloads),
-                                 \(environment.outbox.subscribers), \(at)) o
-            )
-            SELECT FROM submitted
-            """, logger: logger)
+        let rows = try await connection.execute(
+            VisitStatements.Submit(
+                id: id, record: record, recordJSON: try record.jsonString(), checkout: checkout, at: at, audit: audit,
+                changes: try audit.changesJSON, events: events, subscribers: environment.outbox.subscribers, actor: principal,
+                requestID: requestID),
+            logger: logger)
+        for try await _ in rows {}
     }
 
     /// Visits the principal may see (SPEC §2.9): own; a manager's team; a director's region; admin all.
