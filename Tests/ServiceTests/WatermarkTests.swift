@@ -34,6 +34,18 @@ import Testing
         }
     }
 
+    /// The digested text and its encoding are a stored format: every watermark
+    /// written so far must verify after any change to the code. Expected value
+    /// from `openssl dgst -sha256 -hmac` over the same text.
+    @Test func theDigestOfAKnownVisitIsStable() throws {
+        let watermark = try Watermark(secret: "watermark-test-key-0123456789")
+        let digest = watermark.digest(
+            visitID: UUID(uuidString: "6F1C2A34-8D2B-4C55-9A0E-0123456789AB")!, personID: "E1001", customerID: "H-ZJ-001",
+            position: GeoPosition(latitude: 30.25, longitude: 120.15, accuracyMeters: 5),
+            serverTime: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(digest == "88b6df84fffeb7fe037c44b7750c9bf12986f874554e8a20e3cb9d7254838c15")
+    }
+
     @Test func anyChangeToTheStampedFactsBreaksTheWatermark() throws {
         let watermark = try Watermark(secret: "watermark-test-key-0123456789")
         let visit = UUID()
