@@ -22,21 +22,53 @@ struct InboxStore: Sendable {
         // Sorted: a stable order for the rows and the audit entry.
         let people = recipients.filter { !$0.isEmpty }.sorted()
         let now = environment.clock.now()
-        try await environment.audit(
-            AuditRecord(entityType: "event", entityID: eventID.uuidString.lowercased(), action: "inbox_delivered", changes: [
-                .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
-            ]),
-            by: principal, at: now, requestID: requestID, on: connection)
-        // No lock: a row's cursor is its transaction's id, and readers see only rows
-        // below the horizon (`visible`), so cursors still follow commit order.
-        try await connection.query(
-            """
-            INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
-            SELECT gen_random_uuid(), p, \(eventID), \(eventType), \(title), \(body), \(link), \(now)
-            FROM unnest(\(people)::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n
-            ON CONFLICT (event_id, person_id) DO NOTHING
-            """, logger: logger)
+        let audit = AuditRecord(entityType: "event", entityID: eventID.uuidString.lowercased(), action: "inbox_delivered", changes: [
+            .init("recipients", "", people.joined(separator: "|")), .init("title", "", title),
+        ])
+        let rows = try await connection.execute(
+            InsertItems(
+                ids: people.map { _ in UUID.timeOrdered() }, people: people, eventID: eventID, eventType: eventType, title: title,
+                body: body, link: link, now: now, audit: audit, changes: try audit.changesJSON, actor: principal, requestID: requestID),
+            logger: logger)
+        for try await _ in rows {}
         return people
+    }
+
+    /// An event's inbox items and their audit entry, in one statement prepared
+    /// once per connection: it runs for every event. No lock: a row's cursor is
+    /// its transaction's id, and readers see only rows below the horizon
+    /// (`visible`), so cursors still follow commit order.
+    struct InsertItems: PreparedSQL {
+        static let name = "notifications.insert-inbox-items"
+        static let sql = Self(ids: [], people: [], eventID: UUID(), eventType: "", title: "", body: "", link: "", now: Date(),
+                              audit: .init(entityType: "", entityID: "", action: ""), changes: "", actor: .init(personID: "", roles: []),
+                              requestID: "").query.sql
+        var ids: [UUID]       // time-ordered: the primary key takes them on its last pages
+        var people: [String]
+        var eventID: UUID
+        var eventType: String
+        var title: String
+        var body: String
+        var link: String
+        var now: Date
+        var audit: AuditRecord
+        var changes: String   // audit.changesJSON
+        var actor: Principal
+        var requestID: String
+
+        var query: PostgresQuery {
+            """
+            WITH audited AS (
+                INSERT INTO audit_log (\(unescaped: AuditLog.columns))
+                VALUES (gen_random_uuid(), \(now), \(actor.personID), \(actor.primaryRole.rawValue), \(audit.entityType),
+                        \(audit.entityID), \(audit.action), \(changes)::jsonb, \(audit.reason), \(requestID))
+            )
+            INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
+            SELECT i, p, \(eventID), \(eventType), \(title), \(body), \(link), \(now)
+            FROM unnest(\(ids)::uuid[], \(people)::text[]) WITH ORDINALITY AS u (i, p, n) ORDER BY n
+            ON CONFLICT (event_id, person_id) DO NOTHING
+            """
+        }
     }
 
     static func clockTime(_ date: Date, in zone: TimeZone) -> String {

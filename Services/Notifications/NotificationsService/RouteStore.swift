@@ -42,24 +42,40 @@ struct RouteStore: Sendable {
         let named = Self.filled(recipients, variables: variables)
         let persons = named.personIds, roles = named.roles, departments = named.departments, regions = named.regions
         var people = Set(persons)
-        for (column, values) in [("department", departments), ("region", regions)] {
-            for value in values {
-                var found = 0
-                for try await id in try await connection.query(
-                    "SELECT id FROM directory_people WHERE active AND \(unescaped: column) = \(value)", logger: logger
-                ).decode(String.self) {
-                    people.insert(id)
-                    found += 1
-                }
-                if found == 0 { throw DomainError.failedPrecondition("no active people in \(column) '\(value)' in the directory copy yet") }
+        guard !departments.isEmpty || !regions.isEmpty || !roles.isEmpty else { return people.sorted() }
+        var departmentsFound: Set<String> = [], regionsFound: Set<String> = []
+        for try await row in try await connection.execute(
+            ActivePeople(departments: departments, regions: regions, roles: roles), logger: logger
+        ) {
+            let (id, department, region) = try row.decode((String, String, String).self)
+            people.insert(id)
+            departmentsFound.insert(department)
+            regionsFound.insert(region)
+        }
+        // A department or region nobody is in yet is a directory copy still filling up, not an empty audience.
+        for (column, named, found) in [("department", departments, departmentsFound), ("region", regions, regionsFound)] {
+            if let missing = named.first(where: { !found.contains($0) }) {
+                throw DomainError.failedPrecondition("no active people in \(column) '\(missing)' in the directory copy yet")
             }
         }
-        if !roles.isEmpty {
-            for try await id in try await connection.query(
-                "SELECT id FROM directory_people WHERE active AND roles && \(roles)", logger: logger
-            ).decode(String.self) { people.insert(id) }
-        }
         return people.sorted()
+    }
+
+    /// The active people in any of the departments or regions or holding any of
+    /// the roles, in one statement prepared once per connection (it runs for every event).
+    struct ActivePeople: PreparedSQL {
+        static let name = "notifications.active-people"
+        static let sql = Self(departments: [], regions: [], roles: []).query.sql
+        var departments: [String]
+        var regions: [String]
+        var roles: [String]
+
+        var query: PostgresQuery {
+            """
+            SELECT id, department, region FROM directory_people
+            WHERE active AND (department = ANY (\(departments)) OR region = ANY (\(regions)) OR roles && \(roles))
+            """
+        }
     }
 
     /// The recipients with `{variable}` placeholders filled and empty entries dropped.
