@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    /// Product ids are checked against the catalogue as every text input is
+    /// taken: trimmed. A padded id is the catalogue's product, not an unknown one.
+    @Test func aSubmittedRecordsProductIdsAreTrimmed() async throws {
+        try await Cluster.with { cluster in
+            let story = try await setUp(cluster)
+            let visit = try await story.checkIn(at: DemoData.insideZheyi)
+            var padded = DemoData.record(surgeryInDays: nil)
+            padded.productIds = padded.productIds.map { " \($0)  " }
+            let record = padded
+            let submitted = try await cluster.visits(story.rep) { client, metadata in
+                try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = record }, metadata: metadata)
+            }
+            #expect(submitted.status == .submitted)
+        }
+    }
+
     /// Story 4: 10 planned and 9 valid visits → 90 %; 10/10 → 100 %; the 18:00 close publishes both once.
     @Test func dailyPlanCompletionAndTheDayClose() async throws {
         try await Cluster.with { cluster in

@@ -111,8 +111,10 @@ extension VisitsService {
         _ method: String, visitID rawID: String, requestID: String, record newRecord: Fieldwork_V1_VisitRecord?, location: GeoPosition?
     ) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(rawID, field: "visit_id")
+        // Shape checks first; the catalogue is asked for the checked (trimmed, at most 50) ids.
+        let newDraft = try newRecord?.domain()
         return try await environment.command(method, requestID: requestID) { connection, principal, now in
-            let asked = newRecord.map { $0.productIds + $0.surgerySupport.productIds } ?? []
+            let asked = newDraft.map { $0.productIDs + ($0.surgerySupport?.productIDs ?? []) } ?? []
             guard var submission = try await visits.lockForSubmission(id, products: asked, on: connection) else {
                 throw DomainError.notFound(entity: "visit", id: rawID)
             }
@@ -124,7 +126,7 @@ extension VisitsService {
             default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
             }
             let record = newRecord ?? visit.record
-            let draft = try record.domain()
+            let draft = try newDraft ?? record.domain()
             if newRecord == nil {
                 // Submitting the saved draft: its products were not known before the visit was read.
                 submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
