@@ -29,8 +29,9 @@ final class OutboxRelay: Service, Sendable {
         var backoff: Backoff
         var maxRejections: Int
         var deliveryTimeout: Duration = .seconds(5)
-        /// Calls in flight per subscriber (each to a different aggregate).
-        var concurrency = 16
+        /// Calls in flight per subscriber (each to a different aggregate); below a
+        /// consumer's default database pool (10), so calls do not queue for connections.
+        var concurrency = 8
     }
 
     private let subscribers: [(Subscriber, GRPCClient<HTTP2ClientTransport.Posix>)]
@@ -129,13 +130,14 @@ final class OutboxRelay: Service, Sendable {
                             let pass = try await self.pass(subscriber: subscriber, client: client, wait: wait)
                             total.delivered += pass.delivered
                             total.unreachable = pass.unreachable
+                            total.answered = total.answered || pass.answered
                             if pass.delivered == 0 || pass.unreachable != nil { break }
                         } catch {
                             self.logger.warning("outbox relay pass failed", metadata: ["subscriber": "\(subscriber.name)", "error": "\(error)"])
                             break
                         }
                     }
-                    self.rest(subscriber.name, reachable: total.unreachable == nil)
+                    self.rest(subscriber.name, after: total)
                     return (subscriber.name, total)
                 }
             }
@@ -148,19 +150,27 @@ final class OutboxRelay: Service, Sendable {
         return report
     }
 
-    /// After a pass: a reachable subscriber is tried on every wake again; an
-    /// unreachable one rests for the backoff of its consecutive failures.
-    private func rest(_ subscriber: String, reachable: Bool) {
+    /// After a subscriber's passes: one that could not be reached rests for the
+    /// backoff of its consecutive failures; one that answered a call (accepted or
+    /// refused) is tried on every wake again. Passes that made no call (nothing
+    /// due, another replica's turn) change nothing, so a subscriber that stays
+    /// down rests longer and longer.
+    private func rest(_ subscriber: String, after pass: Pass) {
         resting.withLock { resting in
-            guard !reachable else { resting[subscriber] = nil; return }
-            let failures = (resting[subscriber]?.failures ?? 0) + 1
-            resting[subscriber] = (failures, .now + .seconds(settings.backoff.delay(attempt: failures - 1)))
+            if pass.unreachable != nil {
+                let failures = (resting[subscriber]?.failures ?? 0) + 1
+                resting[subscriber] = (failures, .now + .seconds(settings.backoff.delay(attempt: failures - 1)))
+            } else if pass.answered {
+                resting[subscriber] = nil
+            }
         }
     }
 
     private struct Pass {
         var delivered = 0
         var unreachable: String?
+        /// The subscriber answered at least one call (accepted or refused).
+        var answered = false
     }
 
     /// Runs the subscriber clients' connections without the relay loop (tests drive `relayAll` by hand).
@@ -239,10 +249,12 @@ final class OutboxRelay: Service, Sendable {
             // One sequential call at a time capped a subscriber at one over the call's latency.
             let outcomes = await deliverAll(due, to: subscriber, client: client, token: token, waitForReady: wait)
             var unreachable: String?
+            var answered = false
             for (row, (outcome, elapsed)) in zip(due, outcomes) {
                 switch outcome {
                 case .delivered:
                     delivered.append(row.id)
+                    answered = true
                 case .unreachable(let error):
                     let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
                     try await connection.query(
@@ -253,6 +265,7 @@ final class OutboxRelay: Service, Sendable {
                     logger.debug("subscriber unreachable", metadata: ["subscriber": "\(subscriber.name)", "retry_at": "\(retryAt)"])
                     unreachable = unreachable ?? error
                 case .rejected(let error):
+                    answered = true
                     let park = row.rejections + 1 >= settings.maxRejections
                     let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
                     try await connection.query(
@@ -270,12 +283,8 @@ final class OutboxRelay: Service, Sendable {
                     break
                 }
             }
-            if let unreachable {
-                try await markDelivered()
-                return Pass(delivered: delivered.count, unreachable: unreachable)
-            }
             try await markDelivered()
-            return Pass(delivered: delivered.count)
+            return Pass(delivered: delivered.count, unreachable: unreachable, answered: answered)
         }
     }
 
