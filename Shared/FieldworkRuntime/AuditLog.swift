@@ -55,6 +55,28 @@ public struct AuditRecord: Sendable {
     }
 }
 
+/// An audit entry as a statement that writes it itself binds it: the record,
+/// its changes as JSON, and who made it in which request.
+public struct AuditEntry: Sendable {
+    public var record: AuditRecord
+    public var changesJSON: String
+    public var actorID: String
+    public var actorRole: String
+    public var requestID: String
+
+    public init(_ record: AuditRecord, by actor: Principal, requestID: String) throws {
+        self.record = record
+        changesJSON = try record.changesJSON
+        actorID = actor.personID
+        actorRole = actor.primaryRole.rawValue
+        self.requestID = requestID
+    }
+
+    /// Any entry, for a prepared statement's example instance (`PreparedSQL`).
+    public static let example = try! AuditEntry(
+        AuditRecord(entityType: "", entityID: "", action: ""), by: Principal(personID: "", roles: []), requestID: "")
+}
+
 /// The append-only audit log every service keeps (a trigger refuses UPDATE and DELETE).
 public enum AuditLog {
     /// Every column of an entry, for statements that write entries themselves.

@@ -28,7 +28,7 @@ struct InboxStore: Sendable {
         let rows = try await connection.execute(
             InsertItems(
                 ids: people.map { _ in UUID.timeOrdered() }, people: people, eventID: eventID, eventType: eventType, title: title,
-                body: body, link: link, now: now, audit: audit, changes: try audit.changesJSON, actor: principal, requestID: requestID),
+                body: body, link: link, now: now, audit: try AuditEntry(audit, by: principal, requestID: requestID)),
             logger: logger)
         for try await _ in rows {}
         return people
@@ -41,8 +41,7 @@ struct InboxStore: Sendable {
     struct InsertItems: PreparedSQL {
         static let name = "notifications.insert-inbox-items"
         static let sql = Self(ids: [], people: [], eventID: UUID(), eventType: "", title: "", body: "", link: "", now: Date(),
-                              audit: .init(entityType: "", entityID: "", action: ""), changes: "", actor: .init(personID: "", roles: []),
-                              requestID: "").query.sql
+                              audit: .example).query.sql
         var ids: [UUID]       // time-ordered: the primary key takes them on its last pages
         var people: [String]
         var eventID: UUID
@@ -51,17 +50,15 @@ struct InboxStore: Sendable {
         var body: String
         var link: String
         var now: Date
-        var audit: AuditRecord
-        var changes: String   // audit.changesJSON
-        var actor: Principal
-        var requestID: String
+        var audit: AuditEntry
 
         var query: PostgresQuery {
             """
             WITH audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                VALUES (gen_random_uuid(), \(now), \(actor.personID), \(actor.primaryRole.rawValue), \(audit.entityType),
-                        \(audit.entityID), \(audit.action), \(changes)::jsonb, \(audit.reason), \(requestID))
+                VALUES (gen_random_uuid(), \(now), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                        \(audit.record.entityID), \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason),
+                        \(audit.requestID))
             )
             INSERT INTO inbox_items (id, person_id, event_id, event_type, title, body, link, created_at)
             SELECT i, p, \(eventID), \(eventType), \(title), \(body), \(link), \(now)

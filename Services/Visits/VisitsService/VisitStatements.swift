@@ -31,15 +31,11 @@ enum VisitStatements {
     /// the customer since `since`, which it returns instead.
     struct InsertUnlessOpen: PreparedSQL {
         static let name = "visits.insert-unless-open"
-        static let sql = Self(visit: .init(), id: UUID(), since: Date(), audit: .init(entityType: "", entityID: "", action: ""),
-                              changes: "", actor: .init(personID: "", roles: []), requestID: "").query.sql
+        static let sql = Self(visit: .init(), id: UUID(), since: Date(), audit: .example).query.sql
         var visit: Fieldwork_V1_Visit
         var id: UUID
         var since: Date
-        var audit: AuditRecord
-        var changes: String   // audit.changesJSON
-        var actor: Principal
-        var requestID: String
+        var audit: AuditEntry
 
         var query: PostgresQuery {
             let location = visit.hasCheckInLocation ? visit.checkInLocation : nil
@@ -59,8 +55,8 @@ enum VisitStatements {
                 RETURNING id
             ), audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(visit.checkedInAt.date), \(actor.personID), \(actor.primaryRole.rawValue),
-                       \(audit.entityType), id::text, \(audit.action), \(changes)::jsonb, \(audit.reason), \(requestID)
+                SELECT gen_random_uuid(), \(visit.checkedInAt.date), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                       id::text, \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason), \(audit.requestID)
                 FROM inserted
             )
             SELECT * FROM open
@@ -97,19 +93,15 @@ enum VisitStatements {
     struct Submit: PreparedSQL {
         static let name = "visits.submit"
         static let sql = Self(id: UUID(), record: .init(), recordJSON: "", checkout: nil, at: Date(),
-                              audit: .init(entityType: "", entityID: "", action: ""), changes: "",
-                              events: .init(), subscribers: [], actor: .init(personID: "", roles: []), requestID: "").query.sql
+                              audit: .example, events: .init(), subscribers: []).query.sql
         var id: UUID
         var record: Fieldwork_V1_VisitRecord
         var recordJSON: String
         var checkout: GeoPosition?
         var at: Date
-        var audit: AuditRecord
-        var changes: String   // audit.changesJSON
+        var audit: AuditEntry
         var events: Outbox.Batch
         var subscribers: [String]
-        var actor: Principal
-        var requestID: String
 
         var query: PostgresQuery {
             """
@@ -123,8 +115,8 @@ enum VisitStatements {
                 RETURNING id
             ), audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(at), \(actor.personID), \(actor.primaryRole.rawValue),
-                       \(audit.entityType), id::text, \(audit.action), \(changes)::jsonb, \(audit.reason), \(requestID)
+                SELECT gen_random_uuid(), \(at), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                       id::text, \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason), \(audit.requestID)
                 FROM submitted
             ), published AS (
                 INSERT INTO outbox (\(unescaped: Outbox.columns))

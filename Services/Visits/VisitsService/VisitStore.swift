@@ -98,8 +98,7 @@ struct VisitStore: Sendable {
     ) async throws -> Fieldwork_V1_Visit? {
         let rows = try await connection.execute(
             VisitStatements.InsertUnlessOpen(
-                visit: visit, id: UUID(uuidString: visit.id)!, since: since, audit: audit, changes: try audit.changesJSON, actor: principal,
-                requestID: requestID),
+                visit: visit, id: UUID(uuidString: visit.id)!, since: since, audit: try AuditEntry(audit, by: principal, requestID: requestID)),
             logger: logger)
         for try await row in rows { return try Self.decode(row) }
         return nil
@@ -145,9 +144,9 @@ struct VisitStore: Sendable {
     ) async throws {
         let rows = try await connection.execute(
             VisitStatements.Submit(
-                id: id, record: record, recordJSON: try record.jsonString(), checkout: checkout, at: at, audit: audit,
-                changes: try audit.changesJSON, events: events, subscribers: environment.outbox.subscribers, actor: principal,
-                requestID: requestID),
+                id: id, record: record, recordJSON: try record.jsonString(), checkout: checkout, at: at,
+                audit: try AuditEntry(audit, by: principal, requestID: requestID), events: events,
+                subscribers: environment.outbox.subscribers),
             logger: logger)
         for try await _ in rows {}
     }
