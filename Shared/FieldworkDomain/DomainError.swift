@@ -9,6 +9,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadyExists(entity: String, id: String)
     case unauthenticated(String)
     case permissionDenied(String)
+    /// A concurrent change got there first; the whole call may be retried.
+    case aborted(String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadyExists(let entity, let id): return "\(entity) '\(id)' already exists"
         case .unauthenticated(let message): return message
         case .permissionDenied(let message): return message
+        case .aborted(let message): return message
         }
     }
 }

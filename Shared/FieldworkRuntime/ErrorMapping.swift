@@ -11,6 +11,7 @@ extension DomainError: RPCErrorConvertible {
         case .alreadyExists: .alreadyExists
         case .unauthenticated: .unauthenticated
         case .permissionDenied: .permissionDenied
+        case .aborted: .aborted
         }
     }
 

@@ -61,13 +61,24 @@ public struct ServiceEnvironment: Sendable {
 
     /// A command RPC: one transaction; with a client `request_id`, a retry by the
     /// same caller returns the first response and changes nothing (SPEC §0).
+    ///
+    /// `inTransaction: false` is for a body whose every write is a single
+    /// statement that stands alone (a hot path, where BEGIN and COMMIT are two of
+    /// its few round trips): it then runs on a connection of its own, each
+    /// statement committing as it returns. A `request_id` still makes it one
+    /// transaction, as the stored response must commit with the writes.
     public func command<Response: Message & Sendable>(
-        _ method: String, requestID rawRequestID: String,
+        _ method: String, requestID rawRequestID: String, inTransaction: Bool = true,
         _ body: (_ connection: PostgresConnection, _ principal: Principal, _ now: Date) async throws -> Response
     ) async throws -> Response {
         let principal = try Principal.required()
         let requestID = try Input.requestID(rawRequestID)
         let now = clock.now()
+        if requestID.isEmpty, !inTransaction {
+            let response = try await postgres.withConnection { connection in try await body(connection, principal, now) }
+            outbox.wake()
+            return response
+        }
         return try await transaction { connection in
             guard !requestID.isEmpty else { return try await body(connection, principal, now) }
             // Serialise retries of one request id; the second waits and then sees the first's answer.

@@ -40,20 +40,65 @@ import Testing
     @Test func concurrentScansOpenOneVisit() async throws {
         try await Cluster.with { cluster in
             let story = try await setUp(cluster)
-            let code = try await story.code("H-T-03")
-            let ids = try await withThrowingTaskGroup(of: String.self) { group in
-                for _ in 0..<8 {
-                    group.addTask {
-                        try await cluster.visits(story.rep) { client, metadata in
-                            try await client.checkIn(.with { $0.code = code; $0.location = Self.near(3) }, metadata: metadata).id
+            // Ten rounds, one per customer, as one round can miss a race.
+            for i in 0..<10 {
+                let code = try await story.code("H-T-0\(i)")
+                // One connection, so the calls reach the service together.
+                let ids = try await cluster.visits(story.rep) { client, metadata in
+                    try await withThrowingTaskGroup(of: String.self) { group in
+                        for _ in 0..<16 {
+                            group.addTask {
+                                try await client.checkIn(.with { $0.code = code; $0.location = Self.near(i) }, metadata: metadata).id
+                            }
                         }
+                        return try await group.reduce(into: Set<String>()) { $0.insert($1) }
                     }
                 }
-                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                #expect(ids.count == 1, "H-T-0\(i)")
             }
-            #expect(ids.count == 1)
-            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM visits WHERE customer_id = 'H-T-03'") == "1")
-            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM audit_log WHERE entity_type = 'visit' AND action = 'check_in'") == "1")
+            #expect(try cluster.scalar(.visits, "SELECT count(DISTINCT customer_id) = 10 AND count(*) = 10 FROM visits") == "t")
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM audit_log WHERE entity_type = 'visit' AND action = 'check_in'") == "10")
+        }
+    }
+
+    /// SPEC §2.3: submissions of one visit that race each other (a double tap on
+    /// check-out) store one record: one call succeeds, the others are told it is
+    /// already submitted, and the record, its audit entry, its event and its
+    /// funnel move are written once. Both ways a submission is stored: alone, and
+    /// in a transaction with the funnel stage it moves.
+    @Test func concurrentSubmissionsStoreOneRecord() async throws {
+        try await Cluster.with { cluster in
+            let story = try await setUp(cluster)
+            for (customer, movesStage) in [("H-T-04", false), ("H-T-05", true)] {
+                let code = try await story.code(customer)
+                let visit = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.checkIn(.with { $0.code = code; $0.location = Self.near(Int(customer.suffix(1))!) }, metadata: metadata)
+                }
+                var record = DemoData.record(surgeryInDays: nil)
+                if !movesStage { record.stageReached = .unspecified }
+                let submitted = record
+                let outcomes = try await cluster.visits(story.rep) { client, metadata in
+                    try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
+                        for _ in 0..<8 {
+                            group.addTask {
+                                do {
+                                    _ = try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = submitted }, metadata: metadata)
+                                    return nil
+                                } catch let error as RPCError {
+                                    return error.code
+                                }
+                            }
+                        }
+                        return try await group.reduce(into: [RPCError.Code?]()) { $0.append($1) }
+                    }
+                }
+                #expect(outcomes.filter { $0 == nil }.count == 1, "\(customer): \(outcomes)")
+                #expect(outcomes.filter { $0 == .failedPrecondition }.count == 7, "\(customer): \(outcomes)")
+                #expect(try cluster.scalar(.visits, "SELECT count(*) FROM audit_log WHERE entity_id = '\(visit.id)' AND action = 'submit'") == "1")
+                #expect(try cluster.scalar(.visits, "SELECT count(DISTINCT event_id) FROM outbox WHERE aggregate_id = 'visit:\(visit.id)'") == "1")
+                let moves = try cluster.scalar(.visits, "SELECT count(*) FROM funnel_changes WHERE customer_id = '\(customer)'")
+                #expect(moves == (movesStage ? "2" : "0"), "\(customer): one move per product line")
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 # `make bench-visits`: CheckIn + SubmitVisit over TCP at concurrency 32 and 128
 # against a release build of the visits service, then the PostgreSQL ceiling for
 # the same writes (pgbench via ../shared/bench/pg-ceiling) in the same run, and
-# the ratio. Figures, not a pass/fail test.
+# the ratio. Figures, not a pass/fail test. The bench client warms the service up
+# first (1 000 unmeasured pairs; see Benchmarks/VisitsBenchmark).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh

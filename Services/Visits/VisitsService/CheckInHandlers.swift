@@ -48,9 +48,10 @@ extension VisitsService {
         let text = try Input.text(request.code, field: "code", max: 2048, required: true)
         let (code, keyID) = try await keyring.verify(text, now: environment.clock.now())
         let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
-        return try await environment.command("CheckIn", requestID: request.requestID) { connection, principal, now in
+        // Its one write is one statement (`insertUnlessOpen`): no transaction needed.
+        return try await environment.command("CheckIn", requestID: request.requestID, inTransaction: false) { connection, principal, now in
             let serverTime = now.roundedToMilliseconds
-            guard let site = try await visits.lockCheckIn(rep: principal.personID, customer: code.customer, keyID: keyID, on: connection) else {
+            guard let site = try await visits.checkInSite(customer: code.customer, keyID: keyID, on: connection) else {
                 throw DomainError.notFound(entity: "customer", id: code.customer)
             }
             guard site.keyInForce else { throw CheckinCodeSigner.refused("was signed with an unknown or retired key") }
@@ -105,82 +106,113 @@ extension VisitsService {
 
     /// Submits an open visit: validates the record (products from the catalogue;
     /// a surgery date not before today), stores it read-only, and publishes
-    /// VisitSubmitted and, when the switch is on, SupportRequested — all in one
-    /// transaction, so a refused record leaves nothing behind anywhere.
+    /// VisitSubmitted and, when the switch is on, SupportRequested — all at once,
+    /// so a refused record leaves nothing behind anywhere.
+    ///
+    /// Optimistic: the visit is read without a lock and stored only if its row is
+    /// unchanged since (a double submit, a draft saved meanwhile), else the whole
+    /// call goes round again and sees the change. Storing is one statement, so a
+    /// transaction is needed only when the record moves funnel stages, whose
+    /// writes must commit with it (or when that is not known before the read:
+    /// submitting the saved draft).
     private func submit(
         _ method: String, visitID rawID: String, requestID: String, record newRecord: Fieldwork_V1_VisitRecord?, location: GeoPosition?
     ) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(rawID, field: "visit_id")
         // Shape checks first; the catalogue is asked for the checked (trimmed, at most 50) ids.
         let newDraft = try newRecord?.domain()
-        return try await environment.command(method, requestID: requestID) { connection, principal, now in
-            let asked = newDraft.map { $0.productIDs + ($0.surgerySupport?.productIDs ?? []) } ?? []
-            guard var submission = try await visits.lockForSubmission(id, products: asked, on: connection) else {
-                throw DomainError.notFound(entity: "visit", id: rawID)
-            }
-            var visit = submission.visit
-            guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep submits a visit") }
-            switch visit.status {
-            case .open: break
-            case .void: throw DomainError.failedPrecondition("visit \(rawID) is VOID (\(visit.voidReason)) and cannot be submitted")
-            default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
-            }
-            let record = newRecord ?? visit.record
-            let draft = try newDraft ?? record.domain()
-            if newRecord == nil {
-                // Submitting the saved draft: its products were not known before the visit was read.
-                submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
-            }
-            let catalogue = submission.catalogue
-            try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
-            if record.stageReached != .unspecified {
-                for line in Set(draft.productIDs.compactMap { catalogue[$0]?.line }).sorted() {
-                    try await moveStage(customer: visit.customerID, line: line, to: record.stageReached, by: principal, at: now,
-                                        requestID: requestID, onlyForward: true, on: connection)
+        let inTransaction = newRecord.map { $0.stageReached != .unspecified } ?? true
+        for _ in 1...Self.submitAttempts {
+            do {
+                return try await environment.command(method, requestID: requestID, inTransaction: inTransaction) { connection, principal, now in
+                    try await submitOnce(
+                        id, rawID: rawID, requestID: requestID, record: newRecord, draft: newDraft, location: location,
+                        by: principal, at: now, on: connection)
                 }
+            } catch is VisitChangedMeanwhile {
+                continue
             }
+        }
+        throw DomainError.aborted("visit \(rawID) kept changing while it was being submitted; try again")
+    }
 
-            visit.status = .submitted
-            visit.record = record
-            visit.checkedOutAt = .init(now)
-            if let location { visit.checkOutLocation = .init(location) }
-            var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = [(.visitSubmitted(.with {
+    private static let submitAttempts = 3
+
+    /// The visit changed between `submitOnce`'s read and its write.
+    private struct VisitChangedMeanwhile: Error {}
+
+    private func submitOnce(
+        _ id: UUID, rawID: String, requestID: String, record newRecord: Fieldwork_V1_VisitRecord?, draft newDraft: VisitRecordDraft?,
+        location: GeoPosition?, by principal: Principal, at now: Date, on connection: PostgresConnection
+    ) async throws -> Fieldwork_V1_Visit {
+        let asked = newDraft.map { $0.productIDs + ($0.surgerySupport?.productIDs ?? []) } ?? []
+        guard var submission = try await visits.submission(id, products: asked, on: connection) else {
+            throw DomainError.notFound(entity: "visit", id: rawID)
+        }
+        var visit = submission.visit
+        guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep submits a visit") }
+        switch visit.status {
+        case .open: break
+        case .void: throw DomainError.failedPrecondition("visit \(rawID) is VOID (\(visit.voidReason)) and cannot be submitted")
+        default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
+        }
+        let record = newRecord ?? visit.record
+        let draft = try newDraft ?? record.domain()
+        if newRecord == nil {
+            // Submitting the saved draft: its products were not known before the visit was read.
+            submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
+        }
+        let catalogue = submission.catalogue
+        try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
+        if record.stageReached != .unspecified {
+            // In the command's transaction (see `submit`): a refused store below rolls these back.
+            for line in Set(draft.productIDs.compactMap { catalogue[$0]?.line }).sorted() {
+                try await moveStage(customer: visit.customerID, line: line, to: record.stageReached, by: principal, at: now,
+                                    requestID: requestID, onlyForward: true, on: connection)
+            }
+        }
+
+        visit.status = .submitted
+        visit.record = record
+        visit.checkedOutAt = .init(now)
+        if let location { visit.checkOutLocation = .init(location) }
+        var events: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = [(.visitSubmitted(.with {
+            $0.visitID = visit.id
+            $0.repID = visit.repID
+            $0.customerID = visit.customerID
+            $0.department = record.department
+            $0.productIds = record.productIds
+            $0.objectionType = record.objectionType.name
+            $0.intent = String(describing: record.intent)
+            $0.stageReached = Self.stageName(record.stageReached)
+            $0.countsTowardPlan = !visit.outOfRange
+            $0.checkedInAt = visit.checkedInAt
+        }), "visit:\(visit.id)")]
+        if let support = draft.surgerySupport {
+            events.append((.supportRequested(.with {
                 $0.visitID = visit.id
                 $0.repID = visit.repID
+                $0.repName = submission.repName.isEmpty ? visit.repID : submission.repName
                 $0.customerID = visit.customerID
-                $0.department = record.department
-                $0.productIds = record.productIds
-                $0.objectionType = record.objectionType.name
-                $0.intent = String(describing: record.intent)
-                $0.stageReached = Self.stageName(record.stageReached)
-                $0.countsTowardPlan = !visit.outOfRange
-                $0.checkedInAt = visit.checkedInAt
-            }), "visit:\(visit.id)")]
-            if let support = draft.surgerySupport {
-                events.append((.supportRequested(.with {
-                    $0.visitID = visit.id
-                    $0.repID = visit.repID
-                    $0.repName = submission.repName.isEmpty ? visit.repID : submission.repName
-                    $0.customerID = visit.customerID
-                    $0.customerName = submission.customerName.isEmpty ? visit.customerID : submission.customerName
-                    $0.region = submission.customerRegion
-                    $0.department = support.department
-                    $0.surgeryDate = .init(support.surgeryDate)
-                    $0.productIds = support.productIDs.isEmpty ? draft.productIDs : support.productIDs
-                    $0.productNames = $0.productIds.map { catalogue[$0]?.name ?? $0 }
-                }), "visit:\(visit.id)"))
-            }
-            try await visits.submit(
-                id, record: record, checkout: location, at: now,
-                audit: AuditRecord(entityType: "visit", entityID: visit.id, action: "submit", changes: [
-                    .init("status", "OPEN", "SUBMITTED"), .init("product_ids", "", draft.productIDs.joined(separator: "|")),
-                    .init("objection_type", "", record.objectionType.name),
-                    .init("surgery_support", "", draft.surgerySupport.map { "\($0.surgeryDate) \($0.department)" } ?? ""),
-                ]),
-                events: try Outbox.Batch(events, source: environment.outbox.source, at: now),
-                by: principal, requestID: requestID, on: connection)
-            return visit
+                $0.customerName = submission.customerName.isEmpty ? visit.customerID : submission.customerName
+                $0.region = submission.customerRegion
+                $0.department = support.department
+                $0.surgeryDate = .init(support.surgeryDate)
+                $0.productIds = support.productIDs.isEmpty ? draft.productIDs : support.productIDs
+                $0.productNames = $0.productIds.map { catalogue[$0]?.name ?? $0 }
+            }), "visit:\(visit.id)"))
         }
+        let stored = try await visits.submit(
+            id, version: submission.version, record: record, checkout: location, at: now,
+            audit: AuditRecord(entityType: "visit", entityID: visit.id, action: "submit", changes: [
+                .init("status", "OPEN", "SUBMITTED"), .init("product_ids", "", draft.productIDs.joined(separator: "|")),
+                .init("objection_type", "", record.objectionType.name),
+                .init("surgery_support", "", draft.surgerySupport.map { "\($0.surgeryDate) \($0.department)" } ?? ""),
+            ]),
+            events: try Outbox.Batch(events, source: environment.outbox.source, at: now),
+            by: principal, requestID: requestID, on: connection)
+        guard stored else { throw VisitChangedMeanwhile() }
+        return visit
     }
 
     func updateVisitDraft(_ request: Fieldwork_V1_UpdateVisitDraftRequest) async throws -> Fieldwork_V1_Visit {

@@ -8,12 +8,10 @@ import PostgresNIO
 /// (`PreparedSQL`): they run for every visit, and parsing and planning them
 /// took about as long as running them. `VisitStore` runs them.
 enum VisitStatements {
-    /// Takes the check-in lock of a rep and customer; reads the customer's fence
-    /// and whether the code's key is still active.
-    struct LockCheckIn: PreparedSQL {
-        static let name = "visits.lock-check-in"
-        static let sql = Self(rep: "", customer: "", keyID: "").query.sql
-        var rep: String
+    /// A customer's fence and whether the code's key is still active.
+    struct CheckInSite: PreparedSQL {
+        static let name = "visits.check-in-site"
+        static let sql = Self(customer: "", keyID: "").query.sql
         var customer: String
         var keyID: String
 
@@ -21,14 +19,15 @@ enum VisitStatements {
             """
             SELECT c.id, c.latitude, c.longitude, c.fence_radius_m,
                    EXISTS (SELECT FROM checkin_keys WHERE id = \(keyID) AND retired_at IS NULL)
-            FROM (SELECT pg_advisory_xact_lock(hashtextextended(\("checkin:\(rep):\(customer)"), 0))) locked
+            FROM (SELECT) one
             LEFT JOIN customers c ON c.id = \(customer)
             """
         }
     }
 
     /// Inserts a visit and its audit entry unless the rep has an open visit at
-    /// the customer since `since`, which it returns instead.
+    /// the customer since `since`, which it returns instead; under the rep's
+    /// check-in lock at the customer (migration 106), so it needs no transaction.
     struct InsertUnlessOpen: PreparedSQL {
         static let name = "visits.insert-unless-open"
         static let sql = Self(visit: .init(), id: UUID(), since: Date(), audit: .example).query.sql
@@ -41,9 +40,7 @@ enum VisitStatements {
             let location = visit.hasCheckInLocation ? visit.checkInLocation : nil
             return """
             WITH open AS (
-                SELECT \(unescaped: VisitStore.columns) FROM visits
-                WHERE rep_id = \(visit.repID) AND customer_id = \(visit.customerID) AND status = 'OPEN' AND checked_in_at >= \(since)
-                ORDER BY checked_in_at DESC LIMIT 1
+                SELECT \(unescaped: VisitStore.columns) FROM open_visit_after_check_in_lock(\(visit.repID), \(visit.customerID), \(since))
             ), inserted AS (
                 INSERT INTO visits (id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude,
                     checkin_longitude, checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark)
@@ -64,10 +61,10 @@ enum VisitStatements {
         }
     }
 
-    /// Locks a visit; reads its customer's and rep's names and the active
-    /// catalogue entries of `products`.
-    struct LockForSubmission: PreparedSQL {
-        static let name = "visits.lock-for-submission"
+    /// A visit with its row version (`xmin`, which every update changes), its
+    /// customer's and rep's names and the active catalogue entries of `products`.
+    struct ReadForSubmission: PreparedSQL {
+        static let name = "visits.read-for-submission"
         static let sql = Self(id: UUID(), products: []).query.sql
         var id: UUID
         var products: [String]
@@ -75,7 +72,7 @@ enum VisitStatements {
         var query: PostgresQuery {
             """
             SELECT \(unescaped: VisitStore.qualifiedColumns), coalesce(c.name, ''), coalesce(c.region, ''), coalesce(r.name, ''),
-                   p.ids, p.names, p.lines
+                   p.ids, p.names, p.lines, v.xmin::text
             FROM visits v
             LEFT JOIN customers c ON c.id = v.customer_id
             LEFT JOIN people r ON r.id = v.rep_id
@@ -84,17 +81,18 @@ enum VisitStatements {
                 FROM products WHERE id = ANY (\(products)) AND active
             ) p (ids, names, lines)
             WHERE v.id = \(id)
-            FOR UPDATE OF v
             """
         }
     }
 
-    /// Stores a submitted record with the check-out point, its audit entry and its events.
+    /// Stores a submitted record with the check-out point, its audit entry and
+    /// its events, if the visit is still at `version`; returns a row if it was.
     struct Submit: PreparedSQL {
         static let name = "visits.submit"
-        static let sql = Self(id: UUID(), record: .init(), recordJSON: "", checkout: nil, at: Date(),
+        static let sql = Self(id: UUID(), version: "", record: .init(), recordJSON: "", checkout: nil, at: Date(),
                               audit: .example, events: .init(), subscribers: []).query.sql
         var id: UUID
+        var version: String
         var record: Fieldwork_V1_VisitRecord
         var recordJSON: String
         var checkout: GeoPosition?
@@ -111,7 +109,7 @@ enum VisitStatements {
                     product_ids = \(record.productIds), checkout_latitude = \(checkout?.latitude)::float8,
                     checkout_longitude = \(checkout?.longitude)::float8, checkout_accuracy_m = \(checkout?.accuracyMeters)::float8,
                     checked_out_at = \(at)
-                WHERE id = \(id)
+                WHERE id = \(id) AND xmin::text = \(version)
                 RETURNING id
             ), audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))

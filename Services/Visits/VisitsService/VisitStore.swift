@@ -64,7 +64,7 @@ struct VisitStore: Sendable {
         return visit
     }
 
-    /// What a check-in reads under its lock.
+    /// What a check-in reads before it writes.
     struct CheckInSite {
         var customerID: String
         var fence: Geofence
@@ -72,12 +72,10 @@ struct VisitStore: Sendable {
         var keyInForce: Bool
     }
 
-    /// Takes the check-in lock of a rep and customer until the transaction ends
-    /// (a double tap cannot open two visits) and, in the same round trip, reads
-    /// the customer's geofence and whether the code's key is still active.
-    /// Nil: no such customer.
-    func lockCheckIn(rep: String, customer: String, keyID: String, on connection: PostgresConnection) async throws -> CheckInSite? {
-        let rows = try await connection.execute(VisitStatements.LockCheckIn(rep: rep, customer: customer, keyID: keyID), logger: logger)
+    /// The customer's geofence and whether the code's key is still active, in
+    /// one round trip. Nil: no such customer.
+    func checkInSite(customer: String, keyID: String, on connection: PostgresConnection) async throws -> CheckInSite? {
+        let rows = try await connection.execute(VisitStatements.CheckInSite(customer: customer, keyID: keyID), logger: logger)
         for try await row in rows {
             let (id, latitude, longitude, radius, keyInForce) = try row.decode((String?, Double?, Double?, Int?, Bool).self)
             guard let id, let latitude, let longitude, let radius else { return nil }
@@ -90,8 +88,9 @@ struct VisitStore: Sendable {
 
     /// Inserts a checked-in visit and its audit entry, unless the rep has an open
     /// visit at the customer that started at or after `since`: that visit is
-    /// returned instead and nothing is written. Call it under `lockCheckIn`, whose
-    /// earlier statement makes this one see every check-in committed before it.
+    /// returned instead and nothing is written. One statement, which takes the
+    /// rep's check-in lock at the customer first, so concurrent calls (a double
+    /// tap) open one visit, in a transaction or not.
     func insertUnlessOpen(
         _ visit: Fieldwork_V1_Visit, since: Date, audit: AuditRecord, by principal: Principal, requestID: String,
         on connection: PostgresConnection
@@ -109,9 +108,11 @@ struct VisitStore: Sendable {
             "UPDATE visits SET record = \(try record.jsonString())::jsonb WHERE id = \(id)", logger: logger)
     }
 
-    /// A visit locked for submission, with what submitting it needs from the directory.
+    /// A visit read for submission, with what submitting it needs from the directory.
     struct Submission {
         var visit: Fieldwork_V1_Visit
+        /// The row version read; `submit` stores the record only if it is unchanged.
+        var version: String
         var customerName: String
         var customerRegion: String
         var repName: String
@@ -119,17 +120,18 @@ struct VisitStore: Sendable {
         var catalogue: [String: (name: String, line: String)]
     }
 
-    /// Locks a visit until the transaction ends and, in the same round trip, reads
-    /// its customer's and rep's names and the active catalogue entries of `products`.
-    func lockForSubmission(_ id: UUID, products: [String], on connection: PostgresConnection) async throws -> Submission? {
-        let rows = try await connection.execute(VisitStatements.LockForSubmission(id: id, products: products), logger: logger)
+    /// A visit (unlocked) with its row version and, in the same round trip, its
+    /// customer's and rep's names and the active catalogue entries of `products`.
+    func submission(_ id: UUID, products: [String], on connection: PostgresConnection) async throws -> Submission? {
+        let rows = try await connection.execute(VisitStatements.ReadForSubmission(id: id, products: products), logger: logger)
         for try await row in rows {
             let cells = row.makeRandomAccess()
             let first = Self.columnCount   // the directory's columns follow the visit's
             let (ids, names, lines) = (
                 try cells[first + 3].decode([String].self), try cells[first + 4].decode([String].self), try cells[first + 5].decode([String].self))
             return Submission(
-                visit: try Self.decode(row), customerName: try cells[first].decode(String.self),
+                visit: try Self.decode(row), version: try cells[first + 6].decode(String.self),
+                customerName: try cells[first].decode(String.self),
                 customerRegion: try cells[first + 1].decode(String.self), repName: try cells[first + 2].decode(String.self),
                 catalogue: Dictionary(zip(ids, zip(names, lines).map { (name: $0, line: $1) }), uniquingKeysWith: { first, _ in first }))
         }
@@ -137,18 +139,21 @@ struct VisitStore: Sendable {
     }
 
     /// Stores the record read-only with the check-out point, its audit entry and
-    /// its events, in one statement.
+    /// its events, in one statement, if the visit is still at `version`.
+    /// False: it changed since it was read, and nothing was written.
     func submit(
-        _ id: UUID, record: Fieldwork_V1_VisitRecord, checkout: GeoPosition?, at: Date, audit: AuditRecord, events: Outbox.Batch,
-        by principal: Principal, requestID: String, on connection: PostgresConnection
-    ) async throws {
+        _ id: UUID, version: String, record: Fieldwork_V1_VisitRecord, checkout: GeoPosition?, at: Date, audit: AuditRecord,
+        events: Outbox.Batch, by principal: Principal, requestID: String, on connection: PostgresConnection
+    ) async throws -> Bool {
         let rows = try await connection.execute(
             VisitStatements.Submit(
-                id: id, record: record, recordJSON: try record.jsonString(), checkout: checkout, at: at,
+                id: id, version: version, record: record, recordJSON: try record.jsonString(), checkout: checkout, at: at,
                 audit: try AuditEntry(audit, by: principal, requestID: requestID), events: events,
                 subscribers: environment.outbox.subscribers),
             logger: logger)
-        for try await _ in rows {}
+        var stored = false
+        for try await _ in rows { stored = true }
+        return stored
     }
 
     /// Visits the principal may see (SPEC §2.9): own; a manager's team; a director's region; admin all.

@@ -150,5 +150,21 @@ enum VisitsMigrations {
         Migration(105, "customer contacts", """
             ALTER TABLE customers ADD COLUMN contacts jsonb NOT NULL DEFAULT '[]';
             """),
+        // CheckIn's one write statement calls this first. It takes the rep's check-in
+        // lock at the customer, held until that statement's transaction ends (a
+        // double tap cannot open two visits), then reads the open visit in a fresh
+        // snapshot: a volatile function's queries see what committed before the
+        // lock, which the calling statement's own snapshot does not.
+        Migration(106, "check-in lock", """
+            CREATE FUNCTION open_visit_after_check_in_lock(for_rep text, at_customer text, since timestamptz)
+            RETURNS SETOF visits LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock(hashtextextended('checkin:' || for_rep || ':' || at_customer, 0));
+                RETURN QUERY SELECT * FROM visits
+                    WHERE rep_id = for_rep AND customer_id = at_customer AND status = 'OPEN' AND checked_in_at >= since
+                    ORDER BY checked_in_at DESC LIMIT 1;
+            END
+            $$;
+            """),
     ]
 }
