@@ -58,6 +58,7 @@ public struct AuditRecord: Sendable {
 /// An audit entry as a statement that writes it itself binds it: the record,
 /// its changes as JSON, and who made it in which request.
 public struct AuditEntry: Sendable {
+    public var id = UUID.timeOrdered()
     public var record: AuditRecord
     public var changesJSON: String
     public var actorID: String
@@ -89,7 +90,7 @@ public enum AuditLog {
         try await connection.query(
             """
             INSERT INTO audit_log (\(unescaped: columns))
-            VALUES (\(UUID()), \(at), \(actor.personID), \(actor.primaryRole.rawValue), \(record.entityType), \(record.entityID),
+            VALUES (\(UUID.timeOrdered()), \(at), \(actor.personID), \(actor.primaryRole.rawValue), \(record.entityType), \(record.entityID),
                     \(record.action), \(try record.changesJSON)::jsonb, \(record.reason), \(requestID))
             """, logger: logger)
     }

@@ -64,7 +64,7 @@ public struct Outbox: Sendable {
 
         public init(_ items: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)], source: String, at occurredAt: Date) throws {
             for item in items {
-                let eventID = UUID()
+                let eventID = UUID.timeOrdered()
                 let event = Fieldwork_V1_Event.with {
                     $0.id = eventID.uuidString.lowercased()
                     $0.type = item.payload.typeName

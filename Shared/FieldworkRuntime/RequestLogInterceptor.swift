@@ -33,7 +33,7 @@ struct RequestLogInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         let start = ContinuousClock.now
         let requestID = request.metadata[stringValues: "x-request-id"].first(where: { !$0.isEmpty && $0.count <= 128 })
-            ?? UUID().uuidString.lowercased()
+            ?? UUID.timeOrdered().uuidString.lowercased()
         let logContext = RPCLogContext(requestID: requestID)
         let method = context.descriptor.fullyQualifiedMethod
         let isHealth = AuthInterceptor.openServices.contains(context.descriptor.service.fullyQualifiedService)

@@ -56,7 +56,7 @@ struct InboxStore: Sendable {
             """
             WITH audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                VALUES (gen_random_uuid(), \(now), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                VALUES (\(audit.id), \(now), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
                         \(audit.record.entityID), \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason),
                         \(audit.requestID))
             )

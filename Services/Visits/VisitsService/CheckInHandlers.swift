@@ -55,7 +55,7 @@ extension VisitsService {
                 throw DomainError.notFound(entity: "customer", id: code.customer)
             }
             guard site.keyInForce else { throw CheckinCodeSigner.refused("was signed with an unknown or retired key") }
-            let id = UUID()
+            let id = UUID.timeOrdered()
             var visit = Fieldwork_V1_Visit()
             visit.id = id.uuidString.lowercased()
             visit.repID = principal.personID

@@ -52,7 +52,7 @@ enum VisitStatements {
                 RETURNING id
             ), audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(visit.checkedInAt.date), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                SELECT \(audit.id), \(visit.checkedInAt.date), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
                        id::text, \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason), \(audit.requestID)
                 FROM inserted
             )
@@ -113,7 +113,7 @@ enum VisitStatements {
                 RETURNING id
             ), audited AS (
                 INSERT INTO audit_log (\(unescaped: AuditLog.columns))
-                SELECT gen_random_uuid(), \(at), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
+                SELECT \(audit.id), \(at), \(audit.actorID), \(audit.actorRole), \(audit.record.entityType),
                        id::text, \(audit.record.action), \(audit.changesJSON)::jsonb, \(audit.record.reason), \(audit.requestID)
                 FROM submitted
             ), published AS (
