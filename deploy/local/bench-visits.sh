@@ -34,7 +34,9 @@ sql -c "INSERT INTO customers (id, registry_code, name, level, region, address, 
 
 # The same writes straight into PostgreSQL, keyed like the service's (by primary
 # key): a visit row and its audit entry at check-in; the locked read, update, its
-# audit entry and three outbox rows at submit. One script run = one pair.
+# audit entry and three outbox rows at submit. One script run = one pair. Its
+# outbox rows are for subscribers the service does not have, so its relay does
+# not scan them (they would be a backlog of ~45 000 rows during the service's run).
 script=$(mktemp)
 cat > "$script" <<'SQL'
 \set n random(1, 1000000000000)
@@ -52,7 +54,7 @@ INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_
   VALUES (gen_random_uuid(), now(), 'PGB', 'rep', 'visit', :n::text, 'submit', '[{"field":"status","before":"OPEN","after":"SUBMITTED"}]');
 INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at)
   SELECT gen_random_uuid(), s, 'visit:' || :n, 'visits.VisitSubmitted', '\x0a', now(), now() + interval '1 day'
-  FROM unnest(ARRAY['workflows', 'scoring', 'notifications']) s;
+  FROM unnest(ARRAY['pgbench-1', 'pgbench-2', 'pgbench-3']) s;
 COMMIT;
 SQL
 # The machine's speed drifts by a quarter within minutes (a shared host), so
@@ -64,6 +66,10 @@ ceiling() {
 tps_of() { echo "$1" | sed -n 's/^pg-ceiling tx\/s: \([0-9.]*\).*/\1/p'; }
 before=$(ceiling)
 echo "before the service's run: $before"
+# Settle what pgbench's 15 000 pairs left (autovacuum would otherwise analyse and
+# vacuum those tables during the service's run), as the service's run is settled
+# for the ceiling after it by the time pgbench starts.
+sql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
 bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)
 echo "$bench"
