@@ -36,10 +36,21 @@ extension Fieldwork_V1_GeoPoint {
 /// cannot store megabytes in a name.
 public enum Input {
     public static func text(_ value: String, field: String, max: Int = 200, required: Bool = false) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = trimmed(value)
         if required && trimmed.isEmpty { throw DomainError.invalidArgument(field: field, message: "is required") }
         guard trimmed.count <= max else { throw DomainError.invalidArgument(field: field, message: "at most \(max) characters") }
         return trimmed
+    }
+
+    /// `value` without leading and trailing white space and newlines (Unicode
+    /// White_Space, as Foundation's `.whitespacesAndNewlines`, so a full-width
+    /// U+3000 from a Chinese keyboard goes too). In Swift, not bridged through
+    /// NSString: every text field of every request passes here.
+    public static func trimmed(_ value: String) -> String {
+        guard let first = value.firstIndex(where: { !$0.isWhitespace }),
+              let last = value.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        if first == value.startIndex, value.index(after: last) == value.endIndex { return value }
+        return String(value[first...last])
     }
 
     /// An id an admin chooses for a piece of configuration (a template, chain or

@@ -65,8 +65,10 @@ public struct ServiceEnvironment: Sendable {
     /// `inTransaction: false` is for a body whose every write is a single
     /// statement that stands alone (a hot path, where BEGIN and COMMIT are two of
     /// its few round trips): it then runs on a connection of its own, each
-    /// statement committing as it returns. A `request_id` still makes it one
-    /// transaction, as the stored response must commit with the writes.
+    /// statement committing as it returns. Nothing checks that: a body that
+    /// writes twice (say, a store method and then `audit`) must not use it. A
+    /// `request_id` still makes it one transaction, as the stored response must
+    /// commit with the writes.
     public func command<Response: Message & Sendable>(
         _ method: String, requestID rawRequestID: String, inTransaction: Bool = true,
         _ body: (_ connection: PostgresConnection, _ principal: Principal, _ now: Date) async throws -> Response
@@ -75,9 +77,9 @@ public struct ServiceEnvironment: Sendable {
         let requestID = try Input.requestID(rawRequestID)
         let now = clock.now()
         if requestID.isEmpty, !inTransaction {
-            let response = try await postgres.withConnection { connection in try await body(connection, principal, now) }
-            outbox.wake()
-            return response
+            // Also after an error: a statement may have committed before its answer was lost.
+            defer { outbox.wake() }
+            return try await postgres.withConnection { connection in try await body(connection, principal, now) }
         }
         return try await transaction { connection in
             guard !requestID.isEmpty else { return try await body(connection, principal, now) }

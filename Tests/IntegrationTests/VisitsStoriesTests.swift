@@ -64,12 +64,12 @@ import Testing
     /// SPEC §2.3: submissions of one visit that race each other (a double tap on
     /// check-out) store one record: one call succeeds, the others are told it is
     /// already submitted, and the record, its audit entry, its event and its
-    /// funnel move are written once. Both ways a submission is stored: alone, and
-    /// in a transaction with the funnel stage it moves.
+    /// funnel move are written once. Every way a submission is stored: alone, in a
+    /// transaction with the funnel stage it moves, and in one with its request id.
     @Test func concurrentSubmissionsStoreOneRecord() async throws {
         try await Cluster.with { cluster in
             let story = try await setUp(cluster)
-            for (customer, movesStage) in [("H-T-04", false), ("H-T-05", true)] {
+            for (customer, movesStage, withRequestIDs) in [("H-T-04", false, false), ("H-T-05", true, false), ("H-T-06", false, true)] {
                 let code = try await story.code(customer)
                 let visit = try await cluster.visits(story.rep) { client, metadata in
                     try await client.checkIn(.with { $0.code = code; $0.location = Self.near(Int(customer.suffix(1))!) }, metadata: metadata)
@@ -79,10 +79,14 @@ import Testing
                 let submitted = record
                 let outcomes = try await cluster.visits(story.rep) { client, metadata in
                     try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
-                        for _ in 0..<8 {
+                        for n in 0..<8 {
                             group.addTask {
                                 do {
-                                    _ = try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = submitted }, metadata: metadata)
+                                    _ = try await client.submitVisit(.with {
+                                        $0.visitID = visit.id
+                                        $0.record = submitted
+                                        if withRequestIDs { $0.requestID = "submit-\(n)" }
+                                    }, metadata: metadata)
                                     return nil
                                 } catch let error as RPCError {
                                     return error.code

@@ -153,12 +153,17 @@ enum VisitsMigrations {
         // CheckIn's one write statement calls this first. It takes the rep's check-in
         // lock at the customer, held until that statement's transaction ends (a
         // double tap cannot open two visits), then reads the open visit in a fresh
-        // snapshot: a volatile function's queries see what committed before the
-        // lock, which the calling statement's own snapshot does not.
+        // snapshot: in READ COMMITTED a volatile function's queries see what
+        // committed before the lock, which the calling statement's own snapshot
+        // does not. Under REPEATABLE READ or SERIALIZABLE they would not (one
+        // snapshot per transaction), so it refuses to run there.
         Migration(106, "check-in lock", """
             CREATE FUNCTION open_visit_after_check_in_lock(for_rep text, at_customer text, since timestamptz)
             RETURNS SETOF visits LANGUAGE plpgsql VOLATILE AS $$
             BEGIN
+                IF current_setting('transaction_isolation') <> 'read committed' THEN
+                    RAISE EXCEPTION 'open_visit_after_check_in_lock needs READ COMMITTED, not %', current_setting('transaction_isolation');
+                END IF;
                 PERFORM pg_advisory_xact_lock(hashtextextended('checkin:' || for_rep || ':' || at_customer, 0));
                 RETURN QUERY SELECT * FROM visits
                     WHERE rep_id = for_rep AND customer_id = at_customer AND status = 'OPEN' AND checked_in_at >= since
