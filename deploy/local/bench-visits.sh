@@ -35,6 +35,10 @@ bench_wait_migrated /tmp/fieldwork-bench-visits.log
 sql -c "INSERT INTO customers (id, registry_code, name, level, region, address, latitude, longitude, fence_radius_m, departments, owner_rep_id, grade, updated_at)
         SELECT 'PGBENCH-' || i, '', 'pgbench ' || i, '', '杭州', '', 30.0 + i * 0.01, 120.0, 300, '{}', '', 'C', now() FROM generate_series(0, 63) i"
 
+# A UUIDv7-like id (time first) for pgbench's rows, from a seed.
+sql -c "CREATE FUNCTION bench_time_ordered_id(seed text) RETURNS uuid LANGUAGE sql VOLATILE AS
+        \$\$ SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(seed), 1, 19))::uuid \$\$"
+
 # The service's statements straight from pgbench, prepared as the service's are
 # (VisitStatements.swift; one script run = one pair): CheckIn's read of the fence
 # and key, then its one statement (lock, open visit, visit, audit entry);
@@ -57,13 +61,13 @@ WITH open AS (
 ), inserted AS (
   INSERT INTO visits (id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude,
       checkin_longitude, checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark)
-  SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(:n::text), 1, 19))::uuid,
+  SELECT bench_time_ordered_id(:n::text),
          'PGB-' || :client_id, 'PGBENCH-' || :c, 'OPEN', '', false, 50, 30.01, 120.0, 5, now(), NULL, '', md5(:n::text)
   WHERE NOT EXISTS (SELECT FROM open)
   RETURNING id
 ), audited AS (
   INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
-  SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(:n::text || 'c'), 1, 19))::uuid,
+  SELECT bench_time_ordered_id(:n::text || 'c'),
          now(), 'PGB-' || :client_id, 'rep', 'visit', id::text, 'check_in',
          '[{"field":"status","before":"","after":"OPEN"},{"field":"customer_id","before":"","after":"PGBENCH-1"},{"field":"distance_m","before":"","after":"50.0"},{"field":"out_of_range","before":"","after":"false"}]',
          '', ''
@@ -93,7 +97,7 @@ WITH submitted AS (
   RETURNING id
 ), audited AS (
   INSERT INTO audit_log (id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes, reason, request_id)
-  SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(:n::text || 's'), 1, 19))::uuid,
+  SELECT bench_time_ordered_id(:n::text || 's'),
          now(), 'PGB-' || :client_id, 'rep', 'visit', id::text, 'submit',
          '[{"field":"status","before":"OPEN","after":"SUBMITTED"},{"field":"product_ids","before":"","after":"BENCH-P"},{"field":"objection_type","before":"","after":"PRICE"},{"field":"surgery_support","before":"","after":""}]',
          '', ''
