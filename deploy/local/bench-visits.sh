@@ -51,8 +51,8 @@ trap 'rm -f "$script"; bench_cleanup' EXIT
 cat > "$script" <<'SQL'
 \set n random(1, 1000000000000)
 \set c random(0, 63)
-SELECT c.id, c.latitude, c.longitude, c.fence_radius_m, EXISTS (SELECT FROM checkin_keys WHERE id = 'b1' AND retired_at IS NULL)
-FROM (SELECT) one LEFT JOIN customers c ON c.id = 'PGBENCH-' || :c;
+SELECT id, latitude, longitude, fence_radius_m, EXISTS (SELECT FROM checkin_keys WHERE id = 'b1' AND retired_at IS NULL)
+FROM customers WHERE id = 'PGBENCH-' || :c;
 WITH open AS (
   SELECT id, rep_id, customer_id, status, void_reason, out_of_range, distance_m, checkin_latitude, checkin_longitude,
          checkin_accuracy_m, checked_in_at, device_time, checkin_department, watermark, checkout_latitude, checkout_longitude,

@@ -17,10 +17,9 @@ enum VisitStatements {
 
         var query: PostgresQuery {
             """
-            SELECT c.id, c.latitude, c.longitude, c.fence_radius_m,
+            SELECT id, latitude, longitude, fence_radius_m,
                    EXISTS (SELECT FROM checkin_keys WHERE id = \(keyID) AND retired_at IS NULL)
-            FROM (SELECT) one
-            LEFT JOIN customers c ON c.id = \(customer)
+            FROM customers WHERE id = \(customer)
             """
         }
     }

@@ -77,8 +77,7 @@ struct VisitStore: Sendable {
     func checkInSite(customer: String, keyID: String, on connection: PostgresConnection) async throws -> CheckInSite? {
         let rows = try await connection.execute(VisitStatements.CheckInSite(customer: customer, keyID: keyID), logger: logger)
         for try await row in rows {
-            let (id, latitude, longitude, radius, keyInForce) = try row.decode((String?, Double?, Double?, Int?, Bool).self)
-            guard let id, let latitude, let longitude, let radius else { return nil }
+            let (id, latitude, longitude, radius, keyInForce) = try row.decode((String, Double, Double, Int, Bool).self)
             return CheckInSite(
                 customerID: id, fence: Geofence(center: GeoPosition(latitude: latitude, longitude: longitude), radiusMeters: radius),
                 keyInForce: keyInForce)
