@@ -218,16 +218,18 @@ final class OutboxRelay: Service, Sendable {
             for try await value in try await connection.query(lock, logger: logger).decode(Bool.self) { locked = value }
             guard locked else { return Pass() }
 
+            // The oldest due rows that head their aggregate (no earlier row of it
+            // still pending): a walk of `outbox_due` that stops at the batch size.
             var due: [Row] = []
             let rows = try await connection.query(
                 """
-                SELECT id, event_id, payload, attempts, rejections FROM (
-                    SELECT DISTINCT ON (aggregate_id) id, event_id, payload, attempts, rejections, next_attempt_at
-                    FROM outbox
-                    WHERE subscriber = \(subscriber.name) AND delivered_at IS NULL AND parked_at IS NULL
-                    ORDER BY aggregate_id, id
-                ) heads
-                WHERE next_attempt_at <= \(now) OR (\(wait) AND rejections = 0)
+                SELECT id, event_id, payload, attempts, rejections FROM outbox o
+                WHERE subscriber = \(subscriber.name) AND delivered_at IS NULL AND parked_at IS NULL
+                  AND (next_attempt_at <= \(now) OR (\(wait) AND rejections = 0))
+                  AND NOT EXISTS (
+                      SELECT FROM outbox earlier
+                      WHERE earlier.subscriber = o.subscriber AND earlier.aggregate_id = o.aggregate_id AND earlier.id < o.id
+                        AND earlier.delivered_at IS NULL AND earlier.parked_at IS NULL)
                 ORDER BY id LIMIT 100
                 """, logger: logger)
             for try await (id, eventID, payload, attempts, rejections) in rows.decode((Int64, UUID, ByteBuffer, Int, Int).self) {
@@ -358,14 +360,19 @@ final class OutboxRelay: Service, Sendable {
         return value
     }
 
+    /// Pending and parked rows per subscriber, counted through the partial
+    /// indexes: delivered rows, which stay in the table, are never read.
     private func updateGauges() async {
         do {
             let rows = try await postgres.query(
                 """
-                SELECT subscriber,
-                       count(*) FILTER (WHERE delivered_at IS NULL AND parked_at IS NULL),
-                       count(*) FILTER (WHERE parked_at IS NOT NULL)
-                FROM outbox WHERE delivered_at IS NULL GROUP BY subscriber
+                SELECT subscriber, sum(pending)::bigint, sum(parked)::bigint FROM (
+                    SELECT subscriber, count(*) AS pending, 0 AS parked FROM outbox
+                    WHERE delivered_at IS NULL AND parked_at IS NULL GROUP BY subscriber
+                    UNION ALL
+                    SELECT subscriber, 0, count(*) FROM outbox
+                    WHERE delivered_at IS NULL AND parked_at IS NOT NULL GROUP BY subscriber
+                ) counts GROUP BY subscriber
                 """, logger: logger)
             var seen = Set<String>()
             for try await (subscriber, pending, parked) in rows.decode((String, Int, Int).self) {

@@ -78,6 +78,16 @@ public enum RuntimeSchema {
         $$;
         """)
 
+    /// The relay's walk through a subscriber's pending rows in id order, which
+    /// stops once it has a batch; `outbox_pending` answers "is an earlier row of
+    /// this aggregate still pending?" for each row it meets. Before this, each
+    /// pass sorted every pending row of the subscriber (DISTINCT ON aggregate):
+    /// 131 ms a pass with a 72 000-row backlog, so catching up after an outage
+    /// cost time in the square of the backlog.
+    public static let outboxDueOrder = Migration(4, "outbox due order", """
+        CREATE INDEX outbox_due ON outbox (subscriber, id) WHERE delivered_at IS NULL AND parked_at IS NULL;
+        """)
+
     /// Read-only copies of the directory, fed by the visits service's events.
     public static let directoryReplica = Migration(2, "directory replica", """
         CREATE TABLE directory_people (

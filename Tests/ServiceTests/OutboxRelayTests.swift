@@ -46,7 +46,7 @@ import Testing
         backoff: Backoff = Backoff(baseSeconds: 0.01, capSeconds: 0.05), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
-            try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows], logger: TestDatabase.logger)
+            try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows, RuntimeSchema.outboxDueOrder], logger: TestDatabase.logger)
             let signal = WakeSignal()
             let health = HealthState()
             health.setServing(true)

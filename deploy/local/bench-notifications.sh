@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
-pg_port=${FIELDWORK_BENCH_PG_PORT:-55436}
+pg_port=${FIELDWORK_BENCH_PG_PORT:-15436}
 pg_dir=/tmp/fieldwork-bench-notifications-pg-$pg_port
 events=${EVENTS:-10000}
 rate=${RATE:-500}

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
-pg_port=${FIELDWORK_BENCH_PG_PORT:-55437}
+pg_port=${FIELDWORK_BENCH_PG_PORT:-15437}
 pg_dir=/tmp/fieldwork-bench-scoring-pg-$pg_port
 customers=${CUSTOMERS:-100000}
 facts=${FACTS:-10000000}

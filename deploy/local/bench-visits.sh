@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
-pg_port=${FIELDWORK_BENCH_PG_PORT:-55434}
+pg_port=${FIELDWORK_BENCH_PG_PORT:-15434}
 pg_dir=/tmp/fieldwork-bench-pg-$pg_port
 pairs=${PAIRS:-4000}
 ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
-pg_port=${FIELDWORK_BENCH_PG_PORT:-55435}
+pg_port=${FIELDWORK_BENCH_PG_PORT:-15435}
 pg_dir=/tmp/fieldwork-bench-workflows-pg-$pg_port
 pairs=${PAIRS:-3000}
 open_cards=${OPEN_CARDS:-1000000}

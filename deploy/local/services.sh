@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source deploy/local/build-lib.sh
 root=$PWD
 run_dir=${FIELDWORK_RUN_DIR:-$root/.run}
-pg_port=${FIELDWORK_PG_PORT:-55432}
+pg_port=${FIELDWORK_PG_PORT:-15432}
 pg_dir=/tmp/fieldwork-run-pg-$pg_port
 mkdir -p "$run_dir/logs"
 export FIELDWORK_JWT_SECRET=${FIELDWORK_JWT_SECRET:-fieldwork-local-development-secret-0123456789}

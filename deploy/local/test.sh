@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 
 started=""
 if [ -z "${FIELDWORK_TEST_PG_PORT:-}" ]; then
-  export FIELDWORK_TEST_PG_PORT=55433
+  export FIELDWORK_TEST_PG_PORT=15433
   pg_dir=/tmp/fieldwork-test-pg-$FIELDWORK_TEST_PG_PORT
   deploy/local/postgres.sh ensure-installed
   deploy/local/postgres.sh stop "$pg_dir"

@@ -5,6 +5,7 @@ enum NotificationsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
+        RuntimeSchema.outboxDueOrder,
         RuntimeSchema.directoryReplica,
         Migration(100, "inbox", """
             CREATE TABLE inbox_items (

@@ -7,6 +7,7 @@ enum ScoringMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
+        RuntimeSchema.outboxDueOrder,
         RuntimeSchema.directoryReplica,
         Migration(100, "facts, model versions and health runs", """
             -- Facts are immutable and keyed by the source row id, so a re-import changes nothing.

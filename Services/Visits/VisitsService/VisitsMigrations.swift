@@ -5,6 +5,7 @@ enum VisitsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
+        RuntimeSchema.outboxDueOrder,
         Migration(100, "directory", """
             CREATE TABLE departments (
                 code           text PRIMARY KEY,

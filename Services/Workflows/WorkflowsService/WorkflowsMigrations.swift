@@ -5,6 +5,7 @@ enum WorkflowsMigrations {
     static let all: [Migration] = [
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
+        RuntimeSchema.outboxDueOrder,
         RuntimeSchema.directoryReplica,
         Migration(100, "requests and cards", """
             CREATE TABLE request_templates (
