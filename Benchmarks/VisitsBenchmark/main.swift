@@ -17,18 +17,23 @@ import Synchronization
 // while. The first level would otherwise measure that start-up too (about 15 %
 // fewer pairs/s and a higher p99 in a 4 000-pair run).
 //
-// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128]
+// With `--request-ids yes` every call carries a request id, as an app that
+// retries safely sends them: each call is then one transaction with its stored
+// answer (BEGIN, request lock, idempotency read, statements, answer, COMMIT).
+//
+// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
     (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
 })
 guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
-    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128]\n".utf8))
+    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes]\n".utf8))
     exit(2)
 }
 let pairsPerLevel = Int(arguments["--pairs"] ?? "") ?? 4000
 let warmupPairs = Int(arguments["--warmup"] ?? "") ?? 1000
 let levels = (arguments["--concurrency"] ?? "32,128").split(separator: ",").compactMap { Int($0) }
+let withRequestIDs = arguments["--request-ids"] == "yes"
 let customers = 64
 
 let authority = try await TokenAuthority(secret: secret)
@@ -69,7 +74,7 @@ try await withGRPCClient(
         $0.intent = .medium
     }
 
-    print("fieldwork-bench-visits: \(pairsPerLevel) CheckIn+SubmitVisit pairs per level against \(target)")
+    print("fieldwork-bench-visits: \(pairsPerLevel) CheckIn+SubmitVisit pairs per level against \(target)\(withRequestIDs ? ", with request ids" : "")")
     if warmupPairs > 0, let first = levels.first {
         let tokens = try await repTokens("W", count: first)
         _ = try await runWorkers(visits, pairs: warmupPairs, concurrency: first, tokens: tokens, codes: codes, record: record)
@@ -85,7 +90,7 @@ try await withGRPCClient(
         print(String(format: "concurrency %d: %d pairs in %.2f s = %.0f pairs/s (%.0f calls/s)", concurrency, samples.count, elapsed, pairs, pairs * 2))
         print(String(format: "  CheckIn     p50 %.1f ms  p99 %.1f ms", percentile(checkIns, 0.5), percentile(checkIns, 0.99)))
         print(String(format: "  SubmitVisit p50 %.1f ms  p99 %.1f ms", percentile(submits, 0.5), percentile(submits, 0.99)))
-        print(String(format: "bench-visits pairs/s at %d: %.0f", concurrency, pairs))
+        print("bench-visits pairs/s at \(concurrency)\(withRequestIDs ? " with request ids" : ""): \(String(format: "%.0f", pairs))")
     }
 }
 
@@ -105,9 +110,15 @@ func runWorkers(
                     let customer = (worker * 7 + n) % codes.count
                     let location = Fieldwork_V1_GeoPoint.with { $0.latitude = 30.0 + Double(customer) * 0.01; $0.longitude = 120.0; $0.accuracyM = 5 }
                     let t0 = ContinuousClock.now
-                    let visit = try await visits.checkIn(.with { $0.code = codes[customer]; $0.location = location }, metadata: metadata(token))
+                    let visit = try await visits.checkIn(.with {
+                        $0.code = codes[customer]; $0.location = location
+                        if withRequestIDs { $0.requestID = UUID().uuidString }
+                    }, metadata: metadata(token))
                     let t1 = ContinuousClock.now
-                    _ = try await visits.submitVisit(.with { $0.visitID = visit.id; $0.record = record; $0.location = location }, metadata: metadata(token))
+                    _ = try await visits.submitVisit(.with {
+                        $0.visitID = visit.id; $0.record = record; $0.location = location
+                        if withRequestIDs { $0.requestID = UUID().uuidString }
+                    }, metadata: metadata(token))
                     let t2 = ContinuousClock.now
                     samples.append(((t1 - t0).ms, (t2 - t1).ms))
                 }

@@ -88,6 +88,28 @@ public enum RuntimeSchema {
         CREATE INDEX outbox_due ON outbox (subscriber, id) WHERE delivered_at IS NULL AND parked_at IS NULL;
         """)
 
+    /// `stored_answer_after_request_lock`: takes the request id's lock, then
+    /// reads its stored answer (NULL: none) in a snapshot taken after the lock,
+    /// so a retry that waited sees the first call's answer. One round trip
+    /// where the lock and the read took two; `ServiceEnvironment.command`.
+    /// The lock key is the one the runtime took before this function existed.
+    public static let storedAnswer = Migration(5, "stored answer after request lock", """
+        CREATE FUNCTION stored_answer_after_request_lock(for_method text, for_principal text, for_request text)
+        RETURNS bytea LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            answer bytea;
+        BEGIN
+            IF current_setting('transaction_isolation') <> 'read committed' THEN
+                RAISE EXCEPTION 'stored_answer_after_request_lock needs READ COMMITTED, not %', current_setting('transaction_isolation');
+            END IF;
+            PERFORM pg_advisory_xact_lock(hashtextextended(for_method || chr(1) || for_principal || chr(1) || for_request, 0));
+            SELECT response INTO answer FROM idempotency_keys
+                WHERE method = for_method AND principal = for_principal AND request_id = for_request;
+            RETURN answer;
+        END
+        $$;
+        """)
+
     /// Read-only copies of the directory, fed by the visits service's events.
     public static let directoryReplica = Migration(2, "directory replica", """
         CREATE TABLE directory_people (

@@ -84,15 +84,11 @@ public struct ServiceEnvironment: Sendable {
         return try await transaction { connection in
             guard !requestID.isEmpty else { return try await body(connection, principal, now) }
             // Serialise retries of one request id; the second waits and then sees the first's answer.
-            _ = try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\(method + "\u{1}" + principal.personID + "\u{1}" + requestID), 0))",
-                logger: logger)
             let stored = try await connection.query(
-                """
-                SELECT response FROM idempotency_keys
-                WHERE method = \(method) AND principal = \(principal.personID) AND request_id = \(requestID)
-                """, logger: logger)
-            for try await bytes in stored.decode(ByteBuffer.self) { return try Response(serializedBytes: Array(bytes.readableBytesView)) }
+                "SELECT stored_answer_after_request_lock(\(method), \(principal.personID), \(requestID))", logger: logger)
+            for try await bytes in stored.decode(ByteBuffer?.self) {
+                if let bytes { return try Response(serializedBytes: Array(bytes.readableBytesView)) }
+            }
             let response = try await body(connection, principal, now)
             let bytes = ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
             try await connection.query(

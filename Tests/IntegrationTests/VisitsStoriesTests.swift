@@ -106,6 +106,55 @@ import Testing
         }
     }
 
+    /// SPEC §0: retries of one request that race each other (the app resends
+    /// while the first call is still running) all get the first call's answer,
+    /// and the change is made once: a retry waits on the request id's lock, then
+    /// reads the stored answer in a snapshot taken after the wait. Check-ins show
+    /// it (a retry that ran the call again would find the open visit and then
+    /// fail to store its answer under the taken id); submissions too.
+    @Test func racingRetriesOfOneRequestGetTheFirstAnswer() async throws {
+        try await Cluster.with { cluster in
+            let story = try await setUp(cluster)
+            // Five rounds, one per customer, as one round can miss a race.
+            for round in 0..<5 {
+                let customer = "H-T-0\(round)"
+                let code = try await story.code(customer)
+                let record = DemoData.record(surgeryInDays: nil)
+                // One connection, so the calls reach the service together.
+                let (checkIns, submits) = try await cluster.visits(story.rep) { client, metadata in
+                    let checkIns = try await withThrowingTaskGroup(of: Fieldwork_V1_Visit.self) { group in
+                        for _ in 0..<8 {
+                            group.addTask {
+                                try await client.checkIn(.with {
+                                    $0.requestID = "scan-\(round)"; $0.code = code; $0.location = Self.near(round)
+                                }, metadata: metadata)
+                            }
+                        }
+                        return try await group.reduce(into: [Fieldwork_V1_Visit]()) { $0.append($1) }
+                    }
+                    let visitID = checkIns.first?.id ?? ""
+                    let submits = try await withThrowingTaskGroup(of: Fieldwork_V1_Visit.self) { group in
+                        for _ in 0..<8 {
+                            group.addTask {
+                                try await client.submitVisit(.with {
+                                    $0.requestID = "submit-\(round)"; $0.visitID = visitID; $0.record = record
+                                }, metadata: metadata)
+                            }
+                        }
+                        return try await group.reduce(into: [Fieldwork_V1_Visit]()) { $0.append($1) }
+                    }
+                    return (checkIns, submits)
+                }
+                #expect(checkIns.count == 8 && Set(checkIns).count == 1, "\(customer)")
+                #expect(submits.count == 8 && Set(submits).count == 1 && submits.first?.status == .submitted, "\(customer)")
+                let visitID = checkIns.first?.id ?? ""
+                #expect(try cluster.scalar(.visits, "SELECT count(*) FROM visits WHERE customer_id = '\(customer)'") == "1")
+                #expect(try cluster.scalar(.visits, "SELECT count(*) FROM audit_log WHERE entity_id = '\(visitID)'") == "2")
+                #expect(try cluster.scalar(.visits, "SELECT count(DISTINCT event_id) FROM outbox WHERE aggregate_id = 'visit:\(visitID)'") == "1")
+            }
+        }
+    }
+
     /// Product ids are checked against the catalogue as every text input is
     /// taken: trimmed. A padded id is the catalogue's product, not an unknown one.
     @Test func aSubmittedRecordsProductIdsAreTrimmed() async throws {

@@ -5,7 +5,8 @@
 # before and after the service's, and the ratio. Figures, not a pass/fail test.
 # The bench client warms the service up first (1 000 unmeasured pairs; see
 # Benchmarks/VisitsBenchmark). It submits records without a funnel stage or a
-# request id: the path without BEGIN/COMMIT (README, Design notes).
+# request id: the path without BEGIN/COMMIT (README, Design notes); then the
+# same at concurrency 32 with request ids, compared with the path without.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
@@ -134,6 +135,11 @@ sql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
 bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)
 echo "$bench"
+# The same pairs with a request id on every call, as an app that retries safely
+# sends them: each call is then a transaction (README, Design notes). Compared
+# with the run above; the pgbench ceiling stays the path without request ids.
+with_ids=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32 --request-ids yes)
+echo "$with_ids" | grep -v "^fieldwork-bench-visits\|^warm-up"
 
 kill -TERM "$pid"; wait "$pid" || true; pid=
 after=$(ceiling)
@@ -147,3 +153,6 @@ for level in 32 128; do
     printf "ratio at concurrency %d: %.2f (service %.0f pairs/s, PostgreSQL %.0f pairs/s, the mean of %.0f before and %.0f after: %.2f / %.2f)\n", c, s / m, s, m, b, a, s / b, s / a
   }'
 done
+awk -v w="$(echo "$with_ids" | sed -n 's/^bench-visits pairs\/s at 32 with request ids: \([0-9.]*\)/\1/p')" \
+    -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
+    'BEGIN { printf "with request ids at concurrency 32: %.0f pairs/s, %.2f of the %.0f without\n", w, w / s, s }'

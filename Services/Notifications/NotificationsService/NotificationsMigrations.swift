@@ -6,6 +6,7 @@ enum NotificationsMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         Migration(100, "inbox", """
             CREATE TABLE inbox_items (

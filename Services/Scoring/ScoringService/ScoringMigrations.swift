@@ -8,6 +8,7 @@ enum ScoringMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         Migration(100, "facts, model versions and health runs", """
             -- Facts are immutable and keyed by the source row id, so a re-import changes nothing.

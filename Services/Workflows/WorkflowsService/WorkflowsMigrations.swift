@@ -6,6 +6,7 @@ enum WorkflowsMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         Migration(100, "requests and cards", """
             CREATE TABLE request_templates (
