@@ -50,6 +50,8 @@ public struct ServiceConfiguration: Sendable {
             Setting("RELAY_BACKOFF_CAP_MS", default: "30000", help: "longest retry delay of a failed delivery"),
             Setting("RELAY_MAX_REJECTIONS", default: "8",
                     help: "deliveries a consumer may refuse before the row is parked (an unreachable consumer is retried forever)"),
+            Setting("OUTBOX_RETENTION_DAYS", default: "7",
+                    help: "delivered outbox rows are deleted this many days after delivery (daily job outbox-purge, 03:30)"),
             Setting("DRAIN_SECONDS", default: "20", help: "how long SIGTERM waits for in-flight RPCs"),
             Setting("JOBS", default: "on", help: "run scheduled jobs in this process (on/off); RunJob works either way"),
             Setting("SIMULATED_CLOCK", default: "off",

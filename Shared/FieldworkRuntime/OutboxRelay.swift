@@ -197,6 +197,26 @@ final class OutboxRelay: Service, Sendable {
         return count
     }
 
+    /// Deletes the rows delivered before `cutoff`, 5 000 at a time so that no
+    /// statement runs long or locks many rows; the `outbox-purge` job. Pending
+    /// and parked rows stay, however old.
+    func purge(deliveredBefore cutoff: Date) async throws -> Int {
+        var total = 0
+        while true {
+            var deleted = 0
+            let rows = try await postgres.query(
+                """
+                WITH gone AS (
+                    DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < \(cutoff) ORDER BY id LIMIT 5000)
+                    RETURNING 1
+                ) SELECT count(*) FROM gone
+                """, logger: logger)
+            for try await count in rows.decode(Int.self) { deleted = count }
+            total += deleted
+            if deleted < 5000 { return total }
+        }
+    }
+
     private struct Row {
         var id: Int64
         var eventID: UUID

@@ -127,6 +127,38 @@ import Testing
         }
     }
 
+    /// `outbox-purge` deletes rows delivered before the cut-off, in batches
+    /// (12 000 rows: three statements), and keeps rows delivered since and rows
+    /// still pending or parked, however old.
+    @Test func purgeDeletesOnlyRowsDeliveredBeforeTheCutOff() async throws {
+        try await withRelay(consumerPort: 9) { relay, _, database in
+            let now = Date()
+            func insert(_ count: Int, aggregate: String, createdDaysAgo: Double, delivered: Double?, parked: Bool = false) async throws {
+                let created = now.addingTimeInterval(-createdDaysAgo * 86_400)
+                let deliveredAt = delivered.map { now.addingTimeInterval(-$0 * 86_400) }
+                try await database.client.query(
+                    """
+                    INSERT INTO outbox (event_id, subscriber, aggregate_id, event_type, payload, created_at, next_attempt_at, delivered_at, parked_at)
+                    SELECT gen_random_uuid(), 'workflows', \(aggregate), 'test', '\\x00', \(created), \(created), \(deliveredAt)::timestamptz,
+                           CASE WHEN \(parked) THEN \(created) END
+                    FROM generate_series(1, \(count))
+                    """, logger: TestDatabase.logger)
+            }
+            try await insert(12_000, aggregate: "old-delivered", createdDaysAgo: 30, delivered: 29)
+            try await insert(3, aggregate: "recently-delivered", createdDaysAgo: 30, delivered: 6)
+            try await insert(2, aggregate: "old-pending", createdDaysAgo: 30, delivered: nil)
+            try await insert(2, aggregate: "old-parked", createdDaysAgo: 30, delivered: nil, parked: true)
+
+            let deleted = try await relay.purge(deliveredBefore: now.addingTimeInterval(-7 * 86_400))
+            #expect(deleted == 12_000)
+            let left = try await database.scalar(
+                "SELECT string_agg(aggregate_id || '=' || n, ',' ORDER BY aggregate_id) FROM (SELECT aggregate_id, count(*) n FROM outbox GROUP BY 1) c",
+                as: String.self)
+            #expect(left == "old-parked=2,old-pending=2,recently-delivered=3")
+            #expect(try await relay.purge(deliveredBefore: now.addingTimeInterval(-7 * 86_400)) == 0)
+        }
+    }
+
     @Test func aRefusedRowIsParkedAfterTheBudgetAndCanBeRedriven() async throws {
         try await withConsumer(refuse: true) { port, calls in
             try await withRelay(consumerPort: port, maxRejections: 3) { relay, outbox, database in
