@@ -122,12 +122,14 @@ public enum FieldworkServer {
             return JobOutcome(items: report.delivered, summary: "delivered \(report.delivered) outbox row(s)")
         })
         let retentionDays = try configuration.int("OUTBOX_RETENTION_DAYS")
-        guard retentionDays >= 1 else {
-            throw ConfigurationError(description: "\(configuration.prefix)OUTBOX_RETENTION_DAYS must be at least 1")
+        guard (1...3650).contains(retentionDays) else {
+            throw ConfigurationError(
+                description: "\(configuration.prefix)OUTBOX_RETENTION_DAYS must be between 1 and 3650, got \(retentionDays)")
         }
         // Delivered rows are kept a while for inspection; without this the table only grows.
         jobs.register(Job("outbox-purge", schedule: .daily(hour: 3, minute: 30)) { asOf in
-            let count = try await relay.purge(deliveredBefore: asOf.addingTimeInterval(-Double(retentionDays) * 86_400))
+            let cutoff = OutboxRelay.purgeCutoff(asOf: asOf, now: clock.now(), retentionDays: retentionDays)
+            let count = try await relay.purge(deliveredBefore: cutoff)
             return JobOutcome(items: count, summary: "deleted \(count) outbox row(s) delivered more than \(retentionDays) day(s) before")
         })
         jobs.register(Job("outbox-redrive", schedule: .manual) { _ in

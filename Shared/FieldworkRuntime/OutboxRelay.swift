@@ -21,7 +21,8 @@ import Synchronization
 /// - A consumer that answers with an error "rejects" the row; after
 ///   `maxRejections` the row is parked (kept, counted in metrics, logged) so it
 ///   no longer blocks its aggregate. `RunJob("outbox-redrive")` puts parked
-///   rows back in line. Nothing is ever deleted.
+///   rows back in line. Delivered rows are deleted after the retention period
+///   (`outbox-purge`); pending and parked rows never are.
 /// - One replica relays at a time per subscriber (a transaction-level advisory lock).
 final class OutboxRelay: Service, Sendable {
     struct Settings: Sendable {
@@ -197,23 +198,39 @@ final class OutboxRelay: Service, Sendable {
         return count
     }
 
+    /// What `outbox-purge` run for `asOf` deletes: rows delivered more than the
+    /// retention period before it, where a future `asOf` (a RunJob) counts as now,
+    /// so no call deletes rows still inside the retention period.
+    static func purgeCutoff(asOf: Date, now: Date, retentionDays: Int) -> Date {
+        min(asOf, now).addingTimeInterval(-Double(retentionDays) * 86_400)
+    }
+
     /// Deletes the rows delivered before `cutoff`, 5 000 at a time so that no
     /// statement runs long or locks many rows; the `outbox-purge` job. Pending
     /// and parked rows stay, however old.
+    ///
+    /// Each batch starts after the last id the previous one deleted, so the
+    /// primary key is walked once instead of from its start per batch; a row
+    /// another replica is deleting is skipped, not waited for.
     func purge(deliveredBefore cutoff: Date) async throws -> Int {
         var total = 0
+        var after: Int64 = 0
         while true {
             var deleted = 0
+            var last: Int64?
             let rows = try await postgres.query(
                 """
                 WITH gone AS (
-                    DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < \(cutoff) ORDER BY id LIMIT 5000)
-                    RETURNING 1
-                ) SELECT count(*) FROM gone
+                    DELETE FROM outbox WHERE id IN (
+                        SELECT id FROM outbox WHERE id > \(after) AND delivered_at < \(cutoff)
+                        ORDER BY id LIMIT 5000 FOR UPDATE SKIP LOCKED)
+                    RETURNING id
+                ) SELECT count(*)::int8, max(id) FROM gone
                 """, logger: logger)
-            for try await count in rows.decode(Int.self) { deleted = count }
+            for try await (count, maxID) in rows.decode((Int64, Int64?).self) { (deleted, last) = (Int(count), maxID) }
             total += deleted
-            if deleted < 5000 { return total }
+            guard deleted == 5000, let last else { return total }
+            after = last
         }
     }
 

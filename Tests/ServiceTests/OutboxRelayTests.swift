@@ -148,15 +148,26 @@ import Testing
             try await insert(3, aggregate: "recently-delivered", createdDaysAgo: 30, delivered: 6)
             try await insert(2, aggregate: "old-pending", createdDaysAgo: 30, delivered: nil)
             try await insert(2, aggregate: "old-parked", createdDaysAgo: 30, delivered: nil, parked: true)
+            // After rows that stay: the batches walk past them.
+            try await insert(1, aggregate: "old-delivered-late", createdDaysAgo: 30, delivered: 29)
 
             let deleted = try await relay.purge(deliveredBefore: now.addingTimeInterval(-7 * 86_400))
-            #expect(deleted == 12_000)
+            #expect(deleted == 12_001)
             let left = try await database.scalar(
                 "SELECT string_agg(aggregate_id || '=' || n, ',' ORDER BY aggregate_id) FROM (SELECT aggregate_id, count(*) n FROM outbox GROUP BY 1) c",
                 as: String.self)
             #expect(left == "old-parked=2,old-pending=2,recently-delivered=3")
             #expect(try await relay.purge(deliveredBefore: now.addingTimeInterval(-7 * 86_400)) == 0)
         }
+    }
+
+    /// A RunJob("outbox-purge") with an as_of in the future cuts off at now minus
+    /// the retention period, not at the as_of minus it.
+    @Test func purgeCutoffNeverPassesNowMinusTheRetention() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let week: TimeInterval = 7 * 86_400
+        #expect(OutboxRelay.purgeCutoff(asOf: now.addingTimeInterval(365 * 86_400), now: now, retentionDays: 7) == now - week)
+        #expect(OutboxRelay.purgeCutoff(asOf: now - 86_400, now: now, retentionDays: 7) == now - 86_400 - week)
     }
 
     @Test func aRefusedRowIsParkedAfterTheBudgetAndCanBeRedriven() async throws {

@@ -53,3 +53,16 @@ bench_wait_migrated() {
   echo "the service did not migrate its database within 60 s; see $1" >&2
   return 1
 }
+
+# bench_ensure_h2load — installs nghttp2-client (h2load, for ../shared/bench/grpc-unary-load)
+# if missing and this is root; otherwise says so and returns 1.
+bench_ensure_h2load() {
+  command -v h2load >/dev/null && return 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing nghttp2-client (h2load) from Debian packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null
+  else
+    echo "h2load missing (sudo apt-get install nghttp2-client): the gRPC floor is not measured" >&2
+    return 1
+  fi
+}

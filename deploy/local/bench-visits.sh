@@ -6,7 +6,8 @@
 # The bench client warms the service up first (1 000 unmeasured pairs; see
 # Benchmarks/VisitsBenchmark). It submits records without a funnel stage or a
 # request id: the path without BEGIN/COMMIT (README, Design notes); then the
-# same at concurrency 32 with request ids, compared with the path without.
+# same at concurrency 32 with request ids, compared with the path without; and
+# the gRPC floor (a call that does nothing, through the same server).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
@@ -141,6 +142,19 @@ echo "$bench"
 with_ids=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32 --request-ids yes)
 echo "$with_ids" | grep -v "^fieldwork-bench-visits\|^warm-up"
 
+# The gRPC floor: a call that does nothing (Health/Check) through the same server,
+# transport and interceptors (request log, metrics, auth), driven by h2load (C, so
+# the load generator costs little) with 32 in flight. A pair is two calls, so no
+# service on this stack runs more than half this many pairs/s on this machine.
+grpc_floor=
+if bench_ensure_h2load; then
+  empty=$(mktemp)
+  grpc_floor=$(bash "${GRPC_UNARY_LOAD:-../shared/bench/grpc-unary-load}" --target 127.0.0.1:7191 \
+      --method /grpc.health.v1.Health/Check --message "$empty" --requests 60000 --connections 4 --streams 8 \
+    | sed -n 's/^grpc-unary-load calls\/s: \([0-9.]*\)/\1/p')
+  rm -f "$empty"
+fi
+
 kill -TERM "$pid"; wait "$pid" || true; pid=
 after=$(ceiling)
 ceiling_check
@@ -153,6 +167,15 @@ for level in 32 128; do
     printf "ratio at concurrency %d: %.2f (service %.0f pairs/s, PostgreSQL %.0f pairs/s, the mean of %.0f before and %.0f after: %.2f / %.2f)\n", c, s / m, s, m, b, a, s / b, s / a
   }'
 done
+if [ -n "$grpc_floor" ]; then
+  awk -v f="$grpc_floor" -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
+      -v b="$(tps_of "$before")" -v a="$(tps_of "$after")" 'BEGIN {
+    m = (a + b) / 2
+    printf "gRPC floor at concurrency 32: %.0f Health/Check calls/s, so %.0f pairs/s of calls that do nothing; the service runs %.2f of that\n", f, f / 2, s / (f / 2)
+    # Machine time per pair: the service run spends 1/s; pgbench 1/m; two no-op calls 2/f.
+    printf "machine time per pair: service %.2f ms, PostgreSQL alone %.2f ms, two no-op gRPC calls %.2f ms\n", 1000 / s, 1000 / m, 2000 / f
+  }'
+fi
 awk -v w="$(echo "$with_ids" | sed -n 's/^bench-visits pairs\/s at 32 with request ids: \([0-9.]*\)/\1/p')" \
     -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
     'BEGIN { printf "with request ids at concurrency 32: %.0f pairs/s, %.2f of the %.0f without\n", w, w / s, s }'
