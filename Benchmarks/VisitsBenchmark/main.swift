@@ -21,19 +21,25 @@ import Synchronization
 // retries safely sends them: each call is then one transaction with its stored
 // answer (BEGIN, request lock, idempotency read, statements, answer, COMMIT).
 //
-// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes]
+// With `--calls noop` each "pair" is two Health/Check calls instead, which do
+// nothing: the same client, connection and concurrency, so its pairs/s is what
+// the gRPC client and server alone allow on this machine (the floor the visits
+// figures are read against).
+//
+// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
     (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
 })
 guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
-    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes]\n".utf8))
+    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]\n".utf8))
     exit(2)
 }
 let pairsPerLevel = Int(arguments["--pairs"] ?? "") ?? 4000
 let warmupPairs = Int(arguments["--warmup"] ?? "") ?? 1000
 let levels = (arguments["--concurrency"] ?? "32,128").split(separator: ",").compactMap { Int($0) }
 let withRequestIDs = arguments["--request-ids"] == "yes"
+let noopCalls = arguments["--calls"] == "noop"
 let customers = 64
 
 let authority = try await TokenAuthority(secret: secret)
@@ -57,6 +63,10 @@ try await withGRPCClient(
     transport: .http2NIOPosix(target: .dns(host: target.host, port: target.port), transportSecurity: .plaintext)
 ) { client in
     let visits = Fieldwork_V1_VisitsService.Client(wrapping: client)
+    if noopCalls {
+        try await runNoopLevels(Grpc_Health_V1_Health.Client(wrapping: client))
+        return
+    }
 
     // Setup: customers in a grid around 杭州 and one product.
     var csv = "id,name,region,latitude,longitude\n"
@@ -94,6 +104,34 @@ try await withGRPCClient(
     }
 }
 
+
+/// `--calls noop`: the levels with two Health/Check calls per pair, after the
+/// same unmeasured warm-up as the visits levels.
+func runNoopLevels(_ health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>) async throws {
+    print("fieldwork-bench-visits: \(pairsPerLevel) pairs of Health/Check calls per level against \(target)")
+    if warmupPairs > 0, let first = levels.first { try await runNoopPairs(health, pairs: warmupPairs, concurrency: first) }
+    for concurrency in levels {
+        let started = ContinuousClock.now
+        try await runNoopPairs(health, pairs: pairsPerLevel, concurrency: concurrency)
+        let pairs = Double(pairsPerLevel) / ((ContinuousClock.now - started).ms / 1000)
+        print("bench-visits no-op pairs/s at \(concurrency): \(String(format: "%.0f", pairs))")
+    }
+}
+
+func runNoopPairs(_ health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>, pairs: Int, concurrency: Int) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<concurrency {
+            let share = pairs / concurrency + (worker < pairs % concurrency ? 1 : 0)
+            group.addTask {
+                for _ in 0..<share * 2 {
+                    let status = try await health.check(.init()).status
+                    guard status == .serving else { throw RPCError(code: .unavailable, message: "health is \(status)") }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
 
 /// `concurrency` workers share the pairs; each returns its (CheckIn ms, SubmitVisit ms) samples.
 func runWorkers(

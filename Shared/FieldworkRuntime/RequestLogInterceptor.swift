@@ -44,11 +44,14 @@ struct RequestLogInterceptor: ServerInterceptor {
             let duration = ContinuousClock.now - start
             metrics.record(method: method, status: code, duration: duration)
             if isHealth && mapped == nil { return nil }  // probes would drown the log
+            let unexpected = mapped.map { $0.code == .internalError || $0.code == .unknown } ?? false
+            // Below the logger's level no line is written, so none is built.
+            guard logger.logLevel <= (unexpected ? .error : .info) else { return mapped }
             var metadata: Logger.Metadata = [
                 "method": "\(method)", "status": "\(code)", "duration_ms": "\(duration.milliseconds)",
                 "principal": "\(logContext.principalDescription)", "request_id": "\(requestID)",
             ]
-            if let mapped, mapped.code == .internalError || mapped.code == .unknown, let error {
+            if unexpected, let error {
                 metadata["error"] = "\(String(reflecting: RPCError.rootCause(of: error)))"
                 logger.error("rpc", metadata: metadata)
             } else {

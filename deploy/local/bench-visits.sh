@@ -7,7 +7,8 @@
 # Benchmarks/VisitsBenchmark). It submits records without a funnel stage or a
 # request id: the path without BEGIN/COMMIT (README, Design notes); then the
 # same at concurrency 32 with request ids, compared with the path without; and
-# the gRPC floor (a call that does nothing, through the same server).
+# the gRPC floor (calls that do nothing, through the same client and server), to
+# show how much of a pair's machine time is left to the service's own work.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
@@ -142,15 +143,18 @@ echo "$bench"
 with_ids=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32 --request-ids yes)
 echo "$with_ids" | grep -v "^fieldwork-bench-visits\|^warm-up"
 
-# The gRPC floor: a call that does nothing (Health/Check) through the same server,
-# transport and interceptors (request log, metrics, auth), driven by h2load (C, so
-# the load generator costs little) with 32 in flight. A pair is two calls, so no
-# service on this stack runs more than half this many pairs/s on this machine.
-grpc_floor=
+# The gRPC floor: pairs of calls that do nothing (Health/Check) through the same
+# server, transport and interceptors (request log, metrics, auth), from the same
+# client over one connection with 32 in flight; no service on this stack runs more
+# pairs/s than this on this machine. And the server's share of it: h2load (C, so the
+# load generator costs little) on the same call, also one connection, 32 streams.
+noop=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs $((pairs * 4)) --concurrency 32 --calls noop)
+noop_pairs=$(echo "$noop" | sed -n 's/^bench-visits no-op pairs\/s at 32: \([0-9.]*\)/\1/p')
+h2load_calls=
 if bench_ensure_h2load; then
   empty=$(mktemp)
-  grpc_floor=$(bash "${GRPC_UNARY_LOAD:-../shared/bench/grpc-unary-load}" --target 127.0.0.1:7191 \
-      --method /grpc.health.v1.Health/Check --message "$empty" --requests 60000 --connections 4 --streams 8 \
+  h2load_calls=$(bash "${GRPC_UNARY_LOAD:-../shared/bench/grpc-unary-load}" --target 127.0.0.1:7191 \
+      --method /grpc.health.v1.Health/Check --message "$empty" --requests $((pairs * 8)) --connections 1 --streams 32 \
     | sed -n 's/^grpc-unary-load calls\/s: \([0-9.]*\)/\1/p')
   rm -f "$empty"
 fi
@@ -167,15 +171,16 @@ for level in 32 128; do
     printf "ratio at concurrency %d: %.2f (service %.0f pairs/s, PostgreSQL %.0f pairs/s, the mean of %.0f before and %.0f after: %.2f / %.2f)\n", c, s / m, s, m, b, a, s / b, s / a
   }'
 done
-if [ -n "$grpc_floor" ]; then
-  awk -v f="$grpc_floor" -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
-      -v b="$(tps_of "$before")" -v a="$(tps_of "$after")" 'BEGIN {
-    m = (a + b) / 2
-    printf "gRPC floor at concurrency 32: %.0f Health/Check calls/s, so %.0f pairs/s of calls that do nothing; the service runs %.2f of that\n", f, f / 2, s / (f / 2)
-    # Machine time per pair: the service run spends 1/s; pgbench 1/m; two no-op calls 2/f.
-    printf "machine time per pair: service %.2f ms, PostgreSQL alone %.2f ms, two no-op gRPC calls %.2f ms\n", 1000 / s, 1000 / m, 2000 / f
-  }'
-fi
+awk -v f="$noop_pairs" -v h="${h2load_calls:-0}" -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
+    -v b="$(tps_of "$before")" -v a="$(tps_of "$after")" 'BEGIN {
+  m = (a + b) / 2
+  printf "gRPC floor at concurrency 32: %.0f pairs/s of no-op calls (Health/Check, the bench client); the service runs %.2f of that\n", f, s / f
+  if (h > 0) printf "  the server alone (h2load, Health/Check, 1 connection, 32 streams): %.0f calls/s\n", h
+  # Machine time per pair (both cores, everything on them): the service run 1/s, pgbench 1/m, no-op pairs 1/f.
+  service = 1000 / s; pg = 1000 / m; floor = 1000 / f
+  printf "machine time per pair at 32: service run %.2f ms = PostgreSQL alone %.2f + no-op gRPC pair %.2f + the rest %.2f\n", service, pg, floor, service - pg - floor
+  printf "  a ratio of 0.5 needs the run at %.2f ms a pair, which leaves the rest (handlers, PostgresNIO, what the statements cost more than in pgbench) %.2f ms\n", 2 * pg, pg - floor
+}'
 awk -v w="$(echo "$with_ids" | sed -n 's/^bench-visits pairs\/s at 32 with request ids: \([0-9.]*\)/\1/p')" \
     -v s="$(echo "$bench" | sed -n 's/^bench-visits pairs\/s at 32: \([0-9.]*\)/\1/p')" \
     'BEGIN { printf "with request ids at concurrency 32: %.0f pairs/s, %.2f of the %.0f without\n", w, w / s, s }'
