@@ -22,9 +22,9 @@ import Synchronization
 // answer (BEGIN, request lock, idempotency read, statements, answer, COMMIT).
 //
 // With `--calls noop` each "pair" is two Health/Check calls instead, which do
-// nothing: the same client, connection and concurrency, so its pairs/s is what
-// the gRPC client and server alone allow on this machine (the floor the visits
-// figures are read against).
+// nothing (no token, no database): the same client, connection and concurrency,
+// so its pairs/s is what the gRPC client and server alone allow on this machine
+// (the floor the visits figures are read against).
 //
 // usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]
 
