@@ -121,6 +121,6 @@ struct VisitsService: RegistrableRPCService {
             try await environment.deliver(request) { _, _ in }
         }
         router.unary(Method.RunJob.descriptor) { request in try await environment.runJob(request) }
-        router.unary(Method.ListAudit.descriptor) { request in try await environment.listAudit(request) }
+        router.unary(Method.ListAudit.descriptor) { try await listAudit($0) }
     }
 }
