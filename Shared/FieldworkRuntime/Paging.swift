@@ -51,8 +51,8 @@ public struct TimeWindow: Sendable {
     }
 
     public init(_ range: Fieldwork_V1_TimeRange, field: String = "range") throws {
-        from = range.hasFrom ? range.from.date : Date.distantPast
-        to = range.hasTo ? range.to.date : Date.distantFuture
+        from = range.hasFrom ? try range.from.instant(field: "\(field).from") : Date.distantPast
+        to = range.hasTo ? try range.to.instant(field: "\(field).to") : Date.distantFuture
         guard from <= to else { throw DomainError.invalidArgument(field: "\(field).from", message: "is after \(field).to") }
     }
 }
@@ -62,7 +62,9 @@ extension Page {
     public func timeKey() throws -> (at: Date, id: UUID)? {
         guard !after.isEmpty else { return nil }
         let parts = after.split(separator: "/")
-        guard parts.count == 2, let seconds = Double(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+        // A forged time (inf, 1e300) would trap where PostgresNIO encodes it.
+        guard parts.count == 2, let seconds = Double(parts[0]), abs(seconds) < 1e12,
+              let id = UUID(uuidString: String(parts[1])) else {
             throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
         }
         return (Date(timeIntervalSince1970: seconds), id)
@@ -77,7 +79,8 @@ extension Page {
     /// never changes once written.
     public func offset() throws -> Int {
         guard !after.isEmpty else { return 0 }
-        guard let offset = Int(after), offset >= 0 else {
+        // Bounded so that `offset + size` for the next token cannot overflow.
+        guard let offset = Int(after), (0...Int(Int32.max)).contains(offset) else {
             throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
         }
         return offset

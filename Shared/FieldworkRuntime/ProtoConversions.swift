@@ -21,6 +21,23 @@ extension Fieldwork_V1_Date {
     }
 }
 
+extension Google_Protobuf_Timestamp {
+    /// Seconds from Foundation's `Date.distantPast` (0001-01-01, Julian; clients
+    /// send it to mean "before anything") to 9999-12-31 23:59:59 UTC: what
+    /// Foundation, PostgreSQL and people agree on. Outside it SwiftProtobuf's
+    /// `date` and PostgresNIO's encoding overflow and trap, taking the process down.
+    static let acceptedSeconds: ClosedRange<Int64> = -62_135_769_600...253_402_300_799
+
+    /// The instant a client sent, or `invalidArgument` naming `field`. Every
+    /// timestamp in a request goes through here, never through `date` directly.
+    public func instant(field: String) throws -> Date {
+        guard Self.acceptedSeconds.contains(seconds), (0..<1_000_000_000).contains(nanos) else {
+            throw DomainError.invalidArgument(field: field, message: "must be a time in the years 1–9999")
+        }
+        return date
+    }
+}
+
 extension Fieldwork_V1_GeoPoint {
     public init(_ position: GeoPosition) {
         self.init()
@@ -38,7 +55,14 @@ public enum Input {
     public static func text(_ value: String, field: String, max: Int = 200, required: Bool = false) throws -> String {
         let trimmed = trimmed(value)
         if required && trimmed.isEmpty { throw DomainError.invalidArgument(field: field, message: "is required") }
-        guard trimmed.count <= max else { throw DomainError.invalidArgument(field: field, message: "at most \(max) characters") }
+        // Counted in code points, not in what a reader sees as characters: one
+        // letter with a thousand combining marks is one Character.
+        guard trimmed.unicodeScalars.count <= max else { throw DomainError.invalidArgument(field: field, message: "at most \(max) characters") }
+        // PostgreSQL refuses NUL in text and jsonb (an INTERNAL error, not the
+        // client's field); no other control character belongs in a CRM's text.
+        if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && !"\t\n\r".unicodeScalars.contains($0) || $0.value == 0x7F }) {
+            throw DomainError.invalidArgument(field: field, message: "must not contain control characters")
+        }
         return trimmed
     }
 

@@ -121,7 +121,7 @@ public struct ServiceEnvironment: Sendable {
 
     /// `RunJob`: runs a registered job as of the given time (default now).
     public func runJob(_ request: Fieldwork_V1_RunJobRequest) async throws -> Fieldwork_V1_RunJobResponse {
-        let asOf = request.hasAsOf ? request.asOf.date : clock.now()
+        let asOf = request.hasAsOf ? try request.asOf.instant(field: "as_of") : clock.now()
         let outcome = try await jobs.run(request.name, asOf: asOf)
         return .with {
             $0.name = request.name

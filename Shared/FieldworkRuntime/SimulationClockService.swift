@@ -12,7 +12,7 @@ struct SimulationClockService: Fieldwork_V1_SimulationClock.SimpleServiceProtoco
         guard request.hasNow else {
             throw RPCError(code: .invalidArgument, message: "now: is required")
         }
-        clock.set(request.now.date)
+        clock.set(try request.now.instant(field: "now"))
         return .with { $0.now = .init(date: clock.now()) }
     }
 }

@@ -26,4 +26,27 @@ import Testing
         }
         #expect(try Input.text(" 三个字 ", field: "name", max: 3) == "三个字")
     }
+
+    /// PostgreSQL refuses NUL in text and jsonb: without this check the client
+    /// got INTERNAL instead of the field's name.
+    @Test(arguments: ["a\u{0}b", "SP\u{1}", "x\u{7F}", "\u{1B}[31mred"])
+    func controlCharactersAreRefusedByName(_ value: String) {
+        #expect(throws: DomainError.invalidArgument(field: "record.department", message: "must not contain control characters")) {
+            try Input.text(value, field: "record.department")
+        }
+    }
+
+    @Test func tabsAndNewlinesInsideTextAreKept() throws {
+        #expect(try Input.text("第一行\n第二行\t完", field: "note", max: 100) == "第一行\n第二行\t完")
+    }
+
+    /// One letter with a thousand combining marks is one Character but a
+    /// thousand and one code points: the limit counts code points.
+    @Test func theLimitCountsCodePointsNotCharacters() {
+        let stacked = "e" + String(repeating: "\u{301}", count: 1000)
+        #expect(stacked.count == 1)
+        #expect(throws: DomainError.invalidArgument(field: "name", message: "at most 200 characters")) {
+            try Input.text(stacked, field: "name")
+        }
+    }
 }

@@ -80,8 +80,8 @@ extension ScoringService {
         let today = environment.calendar.day(of: now)
         let monthStart = environment.calendar.instant(LocalDate(year: today.year, month: today.month, day: 1))
         let window = TimeWindow(
-            from: request.range.hasFrom ? request.range.from.date : monthStart,
-            to: min(request.range.hasTo ? request.range.to.date : now, now))
+            from: request.range.hasFrom ? try request.range.from.instant(field: "range.from") : monthStart,
+            to: min(request.range.hasTo ? try request.range.to.instant(field: "range.to") : now, now))
         guard window.from < window.to else { throw DomainError.invalidArgument(field: "range.from", message: "must be before range.to and now") }
         let firstDay = environment.calendar.day(of: window.from).description
         let lastDay = environment.calendar.day(of: window.to.addingTimeInterval(-0.001)).description

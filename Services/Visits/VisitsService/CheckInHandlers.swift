@@ -11,7 +11,8 @@ extension VisitsService {
         let customerID = try Input.text(request.customerID, field: "customer_id", required: true)
         let department = try Input.text(request.department, field: "department", max: 32)
         let now = environment.clock.now()
-        if request.hasExpiresAt, request.expiresAt.date <= now {
+        let expiresAt = request.hasExpiresAt ? try request.expiresAt.instant(field: "expires_at") : nil
+        if let expiresAt, expiresAt <= now {
             throw DomainError.invalidArgument(field: "expires_at", message: "is in the past")
         }
         let (customer, signer) = try await environment.postgres.withConnection { connection in
@@ -23,7 +24,7 @@ extension VisitsService {
         }
         let payload = CheckinCodeSigner.Payload(
             customer: customerID, department: department, issuedAt: Int64(now.timeIntervalSince1970),
-            expiresAt: request.hasExpiresAt ? Int64(request.expiresAt.date.timeIntervalSince1970) : nil)
+            expiresAt: expiresAt.map { Int64($0.timeIntervalSince1970) })
         let token = try signer.issue(payload)
         return .with {
             $0.token = token
@@ -48,6 +49,7 @@ extension VisitsService {
         let text = try Input.text(request.code, field: "code", max: 2048, required: true)
         let (code, keyID) = try await keyring.verify(text, now: environment.clock.now())
         let position = request.hasLocation ? try request.location.position.validated(field: "location") : nil
+        if request.hasDeviceTime { _ = try request.deviceTime.instant(field: "device_time") }
         // Its one write is one statement (`insertUnlessOpen`): no transaction needed.
         return try await environment.command("CheckIn", requestID: request.requestID, inTransaction: false) { connection, principal, now in
             let serverTime = now.roundedToMilliseconds
@@ -120,13 +122,13 @@ extension VisitsService {
     ) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(rawID, field: "visit_id")
         // Shape checks first; the catalogue is asked for the checked (trimmed, at most 50) ids.
-        let newDraft = try newRecord?.domain()
+        let checked = try newRecord?.checked()
         let inTransaction = newRecord.map { $0.stageReached != .unspecified } ?? true
         for _ in 1...Self.submitAttempts {
             do {
                 return try await environment.command(method, requestID: requestID, inTransaction: inTransaction) { connection, principal, now in
                     try await submitOnce(
-                        id, rawID: rawID, requestID: requestID, record: newRecord, draft: newDraft, location: location,
+                        id, rawID: rawID, requestID: requestID, record: checked?.record, draft: checked?.draft, location: location,
                         by: principal, at: now, on: connection)
                 }
             } catch is VisitChangedMeanwhile {
@@ -156,8 +158,7 @@ extension VisitsService {
         case .void: throw DomainError.failedPrecondition("visit \(rawID) is VOID (\(visit.voidReason)) and cannot be submitted")
         default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
         }
-        let record = newRecord ?? visit.record
-        let draft = try newDraft ?? record.domain()
+        let (record, draft) = if let newRecord, let newDraft { (newRecord, newDraft) } else { try visit.record.checked() }
         if newRecord == nil {
             // Submitting the saved draft: its products were not known before the visit was read.
             submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)
@@ -217,19 +218,19 @@ extension VisitsService {
 
     func updateVisitDraft(_ request: Fieldwork_V1_UpdateVisitDraftRequest) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(request.visitID, field: "visit_id")
-        _ = try request.record.domain()  // shape checks now; catalogue and dates at submit
+        let record = try request.record.checked().record  // shape checks now; catalogue and dates at submit
         return try await environment.command("UpdateVisitDraft", requestID: request.requestID) { connection, principal, now in
             guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
                 throw DomainError.notFound(entity: "visit", id: request.visitID)
             }
             guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep edits a visit") }
             guard visit.status == .open else { throw DomainError.failedPrecondition("visit \(request.visitID) is \(visit.status.name), not OPEN") }
-            try await visits.saveDraft(id, record: request.record, on: connection)
+            try await visits.saveDraft(id, record: record, on: connection)
             try await environment.audit(
                 AuditRecord(entityType: "visit", entityID: visit.id, action: "update_draft",
-                            changes: [.init("record", try visit.record.jsonString(), try request.record.jsonString())]),
+                            changes: [.init("record", try visit.record.jsonString(), try record.jsonString())]),
                 by: principal, at: now, requestID: request.requestID, on: connection)
-            visit.record = request.record
+            visit.record = record
             return visit
         }
     }
@@ -239,14 +240,16 @@ extension VisitsService {
     func amendVisit(_ request: Fieldwork_V1_AmendVisitRequest) async throws -> Fieldwork_V1_Visit {
         let id = try visitUUID(request.visitID, field: "visit_id")
         let reason = try Input.text(request.reason, field: "reason", max: 1000, required: true)
-        let draft = try request.record.domain()
+        let (record, draft) = try request.record.checked()
         return try await environment.command("AmendVisit", requestID: request.requestID) { connection, principal, now in
             guard var visit = try await visits.visit(id, on: connection, forUpdate: true) else {
                 throw DomainError.notFound(entity: "visit", id: request.visitID)
             }
             guard visit.repID == principal.personID else { throw DomainError.permissionDenied("only the visiting rep amends a visit") }
             guard visit.status == .submitted else { throw DomainError.failedPrecondition("visit \(request.visitID) is \(visit.status.name); only submitted visits are amended") }
-            guard request.record.surgerySupport == visit.record.surgerySupport else {
+            // Compared as checked: records stored before `checked()` existed kept the request's own text.
+            let submittedSupport = (try? visit.record.checked().record.surgerySupport) ?? visit.record.surgerySupport
+            guard record.surgerySupport == submittedSupport else {
                 throw DomainError.failedPrecondition("record.surgery_support: surgery support was requested at submission and cannot be amended")
             }
             let catalogue = try await directory.catalogue(draft.productIDs, on: connection)
@@ -256,15 +259,15 @@ extension VisitsService {
             try withoutSupport.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
             try await connection.query(
                 """
-                UPDATE visits SET record = \(try request.record.jsonString())::jsonb, amendments = amendments + 1,
-                    objection_type = \(request.record.objectionType.name), product_ids = \(request.record.productIds)
+                UPDATE visits SET record = \(try record.jsonString())::jsonb, amendments = amendments + 1,
+                    objection_type = \(record.objectionType.name), product_ids = \(record.productIds)
                 WHERE id = \(id)
                 """, logger: environment.logger)
             try await environment.audit(
                 AuditRecord(entityType: "visit", entityID: visit.id, action: "amend",
-                            changes: [.init("record", try visit.record.jsonString(), try request.record.jsonString())], reason: reason),
+                            changes: [.init("record", try visit.record.jsonString(), try record.jsonString())], reason: reason),
                 by: principal, at: now, requestID: request.requestID, on: connection)
-            visit.record = request.record
+            visit.record = record
             visit.amendments += 1
             return visit
         }
@@ -284,6 +287,9 @@ extension VisitsService {
 
     func listVisits(_ request: Fieldwork_V1_ListVisitsRequest) async throws -> Fieldwork_V1_ListVisitsResponse {
         let page = try Page(request.page)
+        if case .UNRECOGNIZED(let value) = request.status {
+            throw DomainError.invalidArgument(field: "status", message: "unknown value \(value)")
+        }
         let principal = try Principal.required()
         let list = try await visits.list(
             visibleTo: principal, rep: try Input.text(request.repID, field: "rep_id"),
@@ -323,11 +329,42 @@ extension VisitsService {
 }
 
 extension Fieldwork_V1_VisitRecord {
+    /// The record as `domain()` checked it, with its draft: texts trimmed, the
+    /// surgery-support fields kept only when support is needed. This, not the
+    /// request's own record, is what is stored, audited and published.
+    func checked() throws -> (record: Fieldwork_V1_VisitRecord, draft: VisitRecordDraft) {
+        let draft = try domain()
+        var record = self
+        record.department = draft.department
+        record.contactsMet = draft.contactsMet
+        record.productIds = draft.productIDs
+        record.topics = draft.topics
+        record.commitments = draft.commitments
+        record.objectionNote = draft.objectionNote
+        record.nextStep = draft.nextStep
+        if let support = draft.surgerySupport {
+            record.surgerySupport.department = support.department
+            record.surgerySupport.productIds = support.productIDs
+        } else {
+            record.clearSurgerySupport()
+        }
+        return (record, draft)
+    }
+
     /// The domain draft, with the shape checks a record needs before any lookup.
     func domain() throws -> VisitRecordDraft {
         func texts(_ values: [String], _ field: String) throws -> [String] {
             guard values.count <= 50 else { throw DomainError.invalidArgument(field: "record.\(field)", message: "at most 50 entries") }
             return try values.map { try Input.text($0, field: "record.\(field)", max: 500) }
+        }
+        /// A product named twice would count twice in objections and summaries.
+        func products(_ values: [String], _ field: String) throws -> [String] {
+            let ids = try texts(values, field)
+            var seen = Set<String>()
+            if let repeated = ids.first(where: { !seen.insert($0).inserted }) {
+                throw DomainError.invalidArgument(field: "record.\(field)", message: "'\(repeated)' is listed twice")
+            }
+            return ids
         }
         var support: SurgerySupportRequest?
         if surgerySupport.needed {
@@ -337,17 +374,25 @@ extension Fieldwork_V1_VisitRecord {
             support = SurgerySupportRequest(
                 surgeryDate: try surgerySupport.surgeryDate.localDate(field: "record.surgery_support.surgery_date"),
                 department: try Input.text(surgerySupport.department, field: "record.surgery_support.department", max: 32),
-                productIDs: try texts(surgerySupport.productIds, "surgery_support.product_ids"))
+                productIDs: try products(surgerySupport.productIds, "surgery_support.product_ids"))
         }
         if case .UNRECOGNIZED(let value) = objectionType {
             throw DomainError.invalidArgument(field: "record.objection_type", message: "unknown value \(value)")
         }
+        if case .UNRECOGNIZED(let value) = intent {
+            throw DomainError.invalidArgument(field: "record.intent", message: "unknown value \(value)")
+        }
+        if case .UNRECOGNIZED(let value) = stageReached {
+            throw DomainError.invalidArgument(field: "record.stage_reached", message: "unknown value \(value)")
+        }
         return VisitRecordDraft(
             department: try Input.text(department, field: "record.department", max: 32),
-            contactsMet: try texts(contactsMet, "contacts_met"), productIDs: try texts(productIds, "product_ids"),
+            contactsMet: try texts(contactsMet, "contacts_met"), productIDs: try products(productIds, "product_ids"),
             topics: try texts(topics, "topics"), commitments: try texts(commitments, "commitments"),
-            objection: objectionType.domain, objectionNote: objectionNote, intent: String(describing: intent),
-            stageReached: String(describing: stageReached), nextStep: nextStep, surgerySupport: support)
+            objection: objectionType.domain,
+            objectionNote: try Input.text(objectionNote, field: "record.objection_note", max: 2000), intent: String(describing: intent),
+            stageReached: String(describing: stageReached), nextStep: try Input.text(nextStep, field: "record.next_step", max: 2000),
+            surgerySupport: support)
     }
 }
 

@@ -1,0 +1,105 @@
+import FieldworkProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SwiftProtobuf
+import Testing
+
+/// What a confused or hostile client sends to the visits service: each call is
+/// refused with INVALID_ARGUMENT naming the field, nothing is written, and the
+/// process is still up afterwards. Before the checks, the timestamps trapped
+/// (the whole service went down for every user), a NUL byte came back as
+/// INTERNAL, and unknown enum values were stored.
+@Suite(.serialized) struct HostileInputTests {
+    @Test func hostileRequestsAreRefusedByFieldAndTheServiceStaysUp() async throws {
+        try await Cluster.with(createDatabases: [.visits]) { cluster in
+            try cluster.start(.visits)
+            try await cluster.waitUntilServing(.visits)
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            let visit = try await story.checkIn(at: DemoData.insideZheyi)
+            let farFuture = Google_Protobuf_Timestamp(seconds: 10_000_000_000_000, nanos: 0)
+            let beforeTime = Google_Protobuf_Timestamp(seconds: Int64.min, nanos: 0)
+
+            /// The field an INVALID_ARGUMENT names ("field: message"), or what else happened.
+            func refusedField(_ token: String, _ call: @Sendable (Fieldwork_V1_VisitsService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void) async -> String {
+                do {
+                    try await cluster.visits(token) { client, metadata in try await call(client, metadata) }
+                    return "accepted"
+                } catch let error as RPCError where error.code == .invalidArgument {
+                    return String(error.message.prefix { $0 != ":" })
+                } catch {
+                    return "\(error)"
+                }
+            }
+
+            #expect(await refusedField(story.rep) { client, metadata in
+                _ = try await client.listVisits(.with { $0.range.from = beforeTime }, metadata: metadata)
+            } == "range.from")
+            #expect(await refusedField(story.admin) { client, metadata in
+                _ = try await client.topObjections(.with { $0.range.to = farFuture }, metadata: metadata)
+            } == "range.to")
+            let code = try await story.code()
+            #expect(await refusedField(story.rep) { client, metadata in
+                _ = try await client.checkIn(.with { $0.code = code; $0.location = DemoData.insideZheyi; $0.deviceTime = farFuture }, metadata: metadata)
+            } == "device_time")
+            #expect(await refusedField(story.admin) { client, metadata in
+                _ = try await client.issueCheckinCode(.with { $0.customerID = "H-ZJ-001"; $0.expiresAt = .init(seconds: Int64.max, nanos: 0) }, metadata: metadata)
+            } == "expires_at")
+            #expect(await refusedField(story.admin) { client, metadata in
+                _ = try await client.runJob(.with { $0.name = "outbox-relay"; $0.asOf = farFuture }, metadata: metadata)
+            } == "as_of")
+            #expect(await refusedField(story.rep) { client, metadata in
+                var record = DemoData.record(surgeryInDays: nil)
+                record.department = "骨科\u{0}"
+                _ = try await client.updateVisitDraft(.with { $0.visitID = visit.id; $0.record = record }, metadata: metadata)
+            } == "record.department")
+            #expect(await refusedField(story.rep) { client, metadata in
+                var record = DemoData.record(surgeryInDays: nil)
+                record.stageReached = .UNRECOGNIZED(99)
+                _ = try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = record; $0.location = DemoData.insideZheyi }, metadata: metadata)
+            } == "record.stage_reached")
+            #expect(await refusedField(story.rep) { client, metadata in
+                var record = DemoData.record(surgeryInDays: nil)
+                record.intent = .UNRECOGNIZED(7)
+                _ = try await client.updateVisitDraft(.with { $0.visitID = visit.id; $0.record = record }, metadata: metadata)
+            } == "record.intent")
+            #expect(await refusedField(story.rep) { client, metadata in
+                _ = try await client.listVisits(.with { $0.status = .UNRECOGNIZED(42) }, metadata: metadata)
+            } == "status")
+            #expect(await refusedField(story.admin) { client, metadata in
+                _ = try await client.listGradeChanges(.with { $0.page.pageToken = Data("k:not-an-id".utf8).base64EncodedString() }, metadata: metadata)
+            } == "page.page_token")
+
+            #expect(await refusedField(story.rep) { client, metadata in
+                var record = DemoData.record(surgeryInDays: nil)
+                record.productIds = ["SP-NEW-01", " SP-NEW-01 "]
+                _ = try await client.updateVisitDraft(.with { $0.visitID = visit.id; $0.record = record }, metadata: metadata)
+            } == "record.product_ids")
+
+            // Still up, and the visit untouched: OPEN, no draft, one visit in all.
+            #expect(cluster.process(.visits)?.isRunning == true)
+            #expect(await cluster.health(.visits) == .serving)
+            let untouched = try await cluster.visits(story.rep) { client, metadata in
+                try await client.getVisit(.with { $0.id = visit.id }, metadata: metadata)
+            }
+            #expect(untouched.status == .open)
+            #expect(untouched.record.department.isEmpty)
+            #expect(try cluster.scalar(.visits, "SELECT count(*) FROM visits") == "1")
+
+            // What is stored is what was checked: ids and texts trimmed (the
+            // catalogue check saw them so), and no surgery-support fields when
+            // support is not needed.
+            var padded = DemoData.record(surgeryInDays: nil)
+            padded.productIds = [" SP-NEW-01", "TR-201\u{3000}"]
+            padded.objectionNote = "  价格高于竞品约8%\n"
+            padded.surgerySupport = .with { $0.needed = false; $0.department = "骨科"; $0.productIds = Array(repeating: "X", count: 50) }
+            let record = padded
+            let submitted = try await cluster.visits(story.rep) { client, metadata in
+                try await client.submitVisit(.with { $0.visitID = visit.id; $0.record = record; $0.location = DemoData.insideZheyi }, metadata: metadata)
+            }
+            #expect(submitted.record == DemoData.record(surgeryInDays: nil))
+            #expect(try cluster.scalar(.visits, "SELECT product_ids::text || ' ' || (record ? 'surgerySupport')::text FROM visits") == "{SP-NEW-01,TR-201} false")
+        }
+    }
+}
