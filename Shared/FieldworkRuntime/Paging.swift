@@ -75,6 +75,17 @@ extension Page {
 }
 
 extension Page {
+    /// The key of lists paged by id: nil on the first page.
+    public func idKey() throws -> UUID? {
+        guard !after.isEmpty else { return nil }
+        guard let id = UUID(uuidString: after) else {
+            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+        }
+        return id
+    }
+}
+
+extension Page {
     /// The row offset of lists paged by position: a scoring run's table, which
     /// never changes once written.
     public func offset() throws -> Int {

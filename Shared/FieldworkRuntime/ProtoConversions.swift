@@ -60,7 +60,7 @@ public enum Input {
         guard trimmed.unicodeScalars.count <= max else { throw DomainError.invalidArgument(field: field, message: "at most \(max) characters") }
         // PostgreSQL refuses NUL in text and jsonb (an INTERNAL error, not the
         // client's field); no other control character belongs in a CRM's text.
-        if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && !"\t\n\r".unicodeScalars.contains($0) || $0.value == 0x7F }) {
+        if trimmed.unicodeScalars.contains(where: { ($0.value < 0x20 || $0.value == 0x7F) && $0 != "\t" && $0 != "\n" && $0 != "\r" }) {
             throw DomainError.invalidArgument(field: field, message: "must not contain control characters")
         }
         return trimmed

@@ -128,7 +128,7 @@ extension VisitsService {
             do {
                 return try await environment.command(method, requestID: requestID, inTransaction: inTransaction) { connection, principal, now in
                     try await submitOnce(
-                        id, rawID: rawID, requestID: requestID, record: checked?.record, draft: checked?.draft, location: location,
+                        id, rawID: rawID, requestID: requestID, checked: checked, location: location,
                         by: principal, at: now, on: connection)
                 }
             } catch is VisitChangedMeanwhile {
@@ -144,10 +144,10 @@ extension VisitsService {
     private struct VisitChangedMeanwhile: Error {}
 
     private func submitOnce(
-        _ id: UUID, rawID: String, requestID: String, record newRecord: Fieldwork_V1_VisitRecord?, draft newDraft: VisitRecordDraft?,
+        _ id: UUID, rawID: String, requestID: String, checked newRecord: (record: Fieldwork_V1_VisitRecord, draft: VisitRecordDraft)?,
         location: GeoPosition?, by principal: Principal, at now: Date, on connection: PostgresConnection
     ) async throws -> Fieldwork_V1_Visit {
-        let asked = newDraft.map { $0.productIDs + ($0.surgerySupport?.productIDs ?? []) } ?? []
+        let asked = newRecord.map { $0.draft.productIDs + ($0.draft.surgerySupport?.productIDs ?? []) } ?? []
         guard var submission = try await visits.submission(id, products: asked, on: connection) else {
             throw DomainError.notFound(entity: "visit", id: rawID)
         }
@@ -158,7 +158,7 @@ extension VisitsService {
         case .void: throw DomainError.failedPrecondition("visit \(rawID) is VOID (\(visit.voidReason)) and cannot be submitted")
         default: throw DomainError.failedPrecondition("visit \(rawID) is already submitted; use AmendVisit with a reason")
         }
-        let (record, draft) = if let newRecord, let newDraft { (newRecord, newDraft) } else { try visit.record.checked() }
+        let (record, draft) = try newRecord ?? visit.record.checked()
         if newRecord == nil {
             // Submitting the saved draft: its products were not known before the visit was read.
             submission.catalogue = try await directory.catalogue(draft.productIDs + (draft.surgerySupport?.productIDs ?? []), on: connection)

@@ -113,15 +113,7 @@ extension VisitsService {
         case .unspecified: ""
         case .UNRECOGNIZED(let value): throw DomainError.invalidArgument(field: "status", message: "unknown value \(value)")
         }
-        let after: UUID?
-        if page.after.isEmpty {
-            after = nil
-        } else {
-            guard let id = UUID(uuidString: page.after) else {
-                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
-            }
-            after = id
-        }
+        let after = try page.idKey()
         let customer = try Input.text(request.customerID, field: "customer_id")
         // Visible: own proposals; a supervisor's team's; a director's region's; admin all.
         let rows = try await environment.postgres.query(

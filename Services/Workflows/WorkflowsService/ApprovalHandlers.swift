@@ -222,13 +222,7 @@ extension WorkflowsService {
         let page = try Page(request.page)
         let window = try TimeWindow(request.range)
         let approver = try Input.text(request.approverID, field: "approver_id", max: 64)
-        var after: UUID?
-        if !page.after.isEmpty {
-            guard let key = UUID(uuidString: page.after) else {
-                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
-            }
-            after = key
-        }
+        let after = try page.idKey()
         let status: String = switch request.status {
         case .pending: "PENDING"
         case .approved: "APPROVED"

@@ -114,13 +114,7 @@ extension WorkflowsService {
     func listAttachments(_ request: Fieldwork_V1_ListAttachmentsRequest) async throws -> Fieldwork_V1_ListAttachmentsResponse {
         let card = try await getCard(.with { $0.id = request.cardID })
         let page = try Page(request.page)
-        var after: UUID?
-        if !page.after.isEmpty {
-            guard let key = UUID(uuidString: page.after) else {
-                throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
-            }
-            after = key
-        }
+        let after = try page.idKey()
         let found = try await environment.postgres.withConnection { connection in
             try await attachments(card: UUID(uuidString: card.id), id: nil, after: after, limit: page.limit, on: connection)
         }

@@ -399,7 +399,7 @@ struct CardStore: Sendable {
     func requests(
         visibleTo principal: Principal, id: UUID?, requester: String, status: String, window: TimeWindow, page: Page
     ) async throws -> [Fieldwork_V1_Request] {
-        let afterID = page.after.isEmpty ? nil : UUID(uuidString: page.after)
+        let afterID = try page.idKey()
         let rows = try await environment.postgres.query(
             """
             SELECT r.id, r.template_id, r.template_version, r.origin, r.requester_id, r.customer_id, r.variables::text, r.status,
