@@ -62,16 +62,34 @@ extension Page {
     public func timeKey() throws -> (at: Date, id: UUID)? {
         guard !after.isEmpty else { return nil }
         let parts = after.split(separator: "/")
-        // A forged time (inf, 1e300) would trap where PostgresNIO encodes it.
-        guard parts.count == 2, let seconds = Double(parts[0]), abs(seconds) < 1e12,
-              let id = UUID(uuidString: String(parts[1])) else {
+        guard parts.count == 2, let at = Self.instant(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
             throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
         }
-        return (Date(timeIntervalSince1970: seconds), id)
+        return (at, id)
     }
 
     /// The key `timeKey()` reads back.
     public static func timeKey(_ at: Date, _ id: String) -> String { "\(at.timeIntervalSince1970)/\(id)" }
+
+    /// The key of lists paged by time alone (one row per instant, e.g. a
+    /// customer's health history): nil on the first page.
+    public func instantKey() throws -> Date? {
+        guard !after.isEmpty else { return nil }
+        guard let at = Self.instant(Substring(after)) else {
+            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+        }
+        return at
+    }
+
+    /// The key `instantKey()` reads back.
+    public static func instantKey(_ at: Date) -> String { String(at.timeIntervalSince1970) }
+
+    /// Seconds since 1970 within ±1e12 (about ±31 700 years): a forged time
+    /// (nan, inf, 1e300) would trap where PostgresNIO encodes it.
+    private static func instant(_ text: Substring) -> Date? {
+        guard let seconds = Double(text), abs(seconds) < 1e12 else { return nil }
+        return Date(timeIntervalSince1970: seconds)
+    }
 }
 
 extension Page {

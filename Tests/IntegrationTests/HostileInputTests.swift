@@ -102,4 +102,31 @@ import Testing
             #expect(try cluster.scalar(.visits, "SELECT product_ids::text || ' ' || (record ? 'surgerySupport')::text FROM visits") == "{SP-NEW-01,TR-201} false")
         }
     }
+
+    /// A rep's forged HealthHistory page token ("k:1e300", nan, inf) killed
+    /// the scoring service: the handler parsed its own key with Double(...)
+    /// and PostgresNIO trapped encoding the Date.
+    @Test func forgedHealthHistoryTokensAreRefusedAndScoringStaysUp() async throws {
+        try await Cluster.with(createDatabases: [.scoring]) { cluster in
+            try cluster.start(.scoring)
+            try await cluster.waitUntilServing(.scoring)
+            let rep = try await cluster.token("R1001", [.rep], department: "sales", region: "杭州")
+            for key in ["1e300", "-1e300", "nan", "inf", "-inf", "1e12", "", "1.5/2", "\u{0}"] {
+                let token = Data("k:\(key)".utf8).base64EncodedString()
+                let outcome: String
+                do {
+                    _ = try await cluster.scoring(rep) { client, metadata in
+                        try await client.healthHistory(.with { $0.customerID = "H-ZJ-001"; $0.page.pageToken = token }, metadata: metadata)
+                    }
+                    outcome = "accepted"
+                } catch let error as RPCError where error.code == .invalidArgument {
+                    outcome = String(error.message.prefix { $0 != ":" })
+                }
+                // "k:" alone is the first page; every other forged key is refused by name.
+                #expect(outcome == (key.isEmpty ? "accepted" : "page.page_token"), "key \(key)")
+            }
+            #expect(cluster.process(.scoring)?.isRunning == true)
+            #expect(await cluster.health(.scoring) == .serving)
+        }
+    }
 }

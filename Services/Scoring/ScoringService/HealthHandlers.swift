@@ -33,7 +33,7 @@ extension ScoringService {
 
     /// Reps are limited to their own customers.
     func ownerFilter(_ principal: Principal) -> String {
-        principal.hasAny([.admin, .manager, .director, .ops, .deptHead]) ? "" : principal.personID
+        principal.hasAny([.admin, .executive, .manager, .director, .ops, .deptHead]) ? "" : principal.personID
     }
 
     func getCustomerHealth(_ request: Fieldwork_V1_GetCustomerHealthRequest) async throws -> Fieldwork_V1_CustomerHealth {
@@ -47,13 +47,9 @@ extension ScoringService {
     func healthHistory(_ request: Fieldwork_V1_HealthHistoryRequest) async throws -> Fieldwork_V1_HealthHistoryResponse {
         let customer = try Input.text(request.customerID, field: "customer_id", max: 64, required: true)
         let page = try Page(request.page)
-        var after: Date?
-        if !page.after.isEmpty {
-            guard let seconds = Double(page.after) else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
-            after = Date(timeIntervalSince1970: seconds)
-        }
-        let points = try await history(customer: customer, window: try TimeWindow(request.range), newestFirst: false, after: after, limit: page.limit)
-        let finished = page.finish(points) { String($0.asOf.date.timeIntervalSince1970) }
+        let points = try await history(customer: customer, window: try TimeWindow(request.range), newestFirst: false,
+                                       after: try page.instantKey(), limit: page.limit)
+        let finished = page.finish(points) { Page.instantKey($0.asOf.date) }
         return .with { $0.points = finished.rows; $0.page = finished.page }
     }
 
