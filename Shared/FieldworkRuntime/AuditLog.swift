@@ -127,8 +127,7 @@ public enum AuditLog {
         }
         let page = try Page(request.page)
         let window = try TimeWindow(request.range)
-        let after = page.after.isEmpty ? 0 : (Int64(page.after) ?? -1)
-        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let after = try page.sequenceKey() ?? 0
         let rows = try await client.query(
             """
             SELECT seq, id, at, actor_person_id, actor_role, entity_type, entity_id, action, changes::text, reason, request_id

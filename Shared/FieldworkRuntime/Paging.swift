@@ -20,8 +20,10 @@ public struct Page: Sendable {
         if request.pageToken.isEmpty {
             after = ""
         } else {
+            // Keys are compared in SQL as text: a NUL or other control character
+            // would fail there (INTERNAL) instead of here.
             guard let data = Data(base64Encoded: request.pageToken), let text = String(data: data, encoding: .utf8),
-                  text.hasPrefix("k:") else {
+                  text.hasPrefix("k:"), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
             }
             after = String(text.dropFirst(2))
@@ -100,6 +102,18 @@ extension Page {
             throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
         }
         return id
+    }
+}
+
+extension Page {
+    /// The key of lists paged by a sequence number (timelines, queues, cursors):
+    /// nil on the first page.
+    public func sequenceKey() throws -> Int64? {
+        guard !after.isEmpty else { return nil }
+        guard let sequence = Int64(after), sequence >= 0 else {
+            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
+        }
+        return sequence
     }
 }
 

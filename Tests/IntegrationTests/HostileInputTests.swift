@@ -129,4 +129,56 @@ import Testing
             #expect(await cluster.health(.scoring) == .serving)
         }
     }
+
+    /// Forged page tokens of every key kind, on every service: each is refused
+    /// by name. Before, a NUL in a text key came back INTERNAL (PostgreSQL
+    /// refuses it), a model version past 2^31 overflowed the SQL cast (INTERNAL),
+    /// and a sequence key that was not a number silently restarted the list.
+    @Test func forgedPageTokensOfEveryKindAreRefusedOnEveryService() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.startAll()
+            let admin = try await cluster.token("A0001", [.admin], department: "management", region: "杭州")
+            @Sendable func token(_ key: String) -> Fieldwork_V1_PageRequest { .with { $0.pageToken = Data("k:\(key)".utf8).base64EncodedString() } }
+            func field(_ call: () async throws -> Void) async -> String {
+                do {
+                    try await call()
+                    return "accepted"
+                } catch let error as RPCError where error.code == .invalidArgument {
+                    return String(error.message.prefix { $0 != ":" })
+                } catch {
+                    return "\(error)"
+                }
+            }
+            var outcomes: [String: String] = [:]
+            for key in ["a\u{0}b", "\u{7}"] {
+                outcomes["visits text \(key.unicodeScalars.map(\.value))"] = await field {
+                    _ = try await cluster.visits(admin) { client, metadata in try await client.listDepartments(.with { $0.page = token(key) }, metadata: metadata) }
+                }
+            }
+            for key in ["not-an-id", "nan"] {
+                outcomes["workflows id \(key)"] = await field {
+                    _ = try await cluster.workflows(admin) { client, metadata in try await client.listRequests(.with { $0.page = token(key) }, metadata: metadata) }
+                }
+            }
+            for key in ["abc", "-3", "99999999999999999999", "1e3"] {
+                outcomes["notifications sequence \(key)"] = await field {
+                    _ = try await cluster.notifications(admin) { client, metadata in try await client.listInbox(.with { $0.page = token(key) }, metadata: metadata) }
+                }
+                outcomes["notifications audit \(key)"] = await field {
+                    _ = try await cluster.notifications(admin) { client, metadata in
+                        try await client.listAudit(.with { $0.actorPersonID = "A0001"; $0.page = token(key) }, metadata: metadata)
+                    }
+                }
+            }
+            for key in ["1e300", "x", "-1", "3000000000"] {
+                outcomes["scoring version \(key)"] = await field {
+                    _ = try await cluster.scoring(admin) { client, metadata in try await client.listModelVersions(.with { $0.page = token(key) }, metadata: metadata) }
+                }
+            }
+            let wrong = outcomes.filter { $0.value != "page.page_token" }
+            // A version past any real one is a valid key that finds the versions below it.
+            #expect(wrong == ["scoring version 3000000000": "accepted"], "\(wrong)")
+            for service in Cluster.Service.allCases { #expect(await cluster.health(service) == .serving) }
+        }
+    }
 }

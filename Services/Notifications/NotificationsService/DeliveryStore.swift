@@ -258,8 +258,7 @@ struct DeliveryStore: Sendable {
 
     /// Deliveries in queue order, each with its attempts, and its sequence number as the page key.
     func list(status: String, eventID: UUID?, window: TimeWindow, page: Page) async throws -> [(seq: Int64, delivery: Fieldwork_V1_Delivery)] {
-        let after = page.after.isEmpty ? 0 : Int64(page.after) ?? -1
-        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let after = try page.sequenceKey() ?? 0
         var deliveries: [Fieldwork_V1_Delivery] = []
         var seqs: [Int64] = []
         for try await (seq, id, event, channel, kind, state, attempts, next, error) in try await environment.postgres.query(

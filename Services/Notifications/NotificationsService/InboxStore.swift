@@ -85,8 +85,7 @@ struct InboxStore: Sendable {
     static let cursorColumn = "xid::text::int8"
 
     func items(person: String, unreadOnly: Bool, window: TimeWindow, page: Page) async throws -> [Fieldwork_V1_InboxItem] {
-        let after = page.after.isEmpty ? 0 : Int64(page.after) ?? -1
-        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let after = try page.sequenceKey() ?? 0
         let rows = try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.cursorColumn), id, person_id, event_id, event_type, title, body, link, created_at, read_at FROM inbox_items

@@ -46,11 +46,7 @@ extension ScoringService {
 
     func listModelVersions(_ request: Fieldwork_V1_ListModelVersionsRequest) async throws -> Fieldwork_V1_ListModelVersionsResponse {
         let page = try Page(request.page)
-        var after: Int?
-        if !page.after.isEmpty {
-            guard let value = Int(page.after) else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
-            after = value
-        }
+        let after = try page.sequenceKey().map { Int($0) }
         let versions = try await environment.postgres.withConnection { connection in
             try await modelVersions(version: nil, after: after, limit: page.limit, on: connection)
         }
@@ -64,8 +60,8 @@ extension ScoringService {
         for try await (number, config, createdAt, createdBy, reason) in try await connection.query(
             """
             SELECT version, config::text, created_at, created_by, reason FROM model_versions
-            WHERE (\(version)::int IS NULL OR \(version)::int = 0 OR version = \(version))
-              AND (\(after)::int IS NULL OR version < \(after))
+            WHERE (\(version)::int8 IS NULL OR \(version)::int8 = 0 OR version = \(version))
+              AND (\(after)::int8 IS NULL OR version < \(after))
             ORDER BY version DESC LIMIT \(limit)
             """, logger: environment.logger
         ).decode((Int32, String, Date, String, String).self) {

@@ -159,10 +159,7 @@ struct VisitStore: Sendable {
     func list(
         visibleTo principal: Principal, rep: String, customer: String, status: String, window: TimeWindow, page: Page
     ) async throws -> [Fieldwork_V1_Visit] {
-        let afterID = page.after.isEmpty ? nil : UUID(uuidString: page.after)
-        if !page.after.isEmpty && afterID == nil {
-            throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued")
-        }
+        let afterID = try page.idKey()
         let rows = try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.qualifiedColumns)

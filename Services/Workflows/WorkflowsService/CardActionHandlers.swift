@@ -96,8 +96,7 @@ extension WorkflowsService {
     func cardTimeline(_ request: Fieldwork_V1_CardTimelineRequest) async throws -> Fieldwork_V1_CardTimelineResponse {
         let card = try await getCard(.with { $0.id = request.cardID })   // visibility as GetCard
         let page = try Page(request.page)
-        let after = page.after.isEmpty ? 0 : Int64(page.after) ?? -1
-        guard after >= 0 else { throw DomainError.invalidArgument(field: "page.page_token", message: "is not a token this server issued") }
+        let after = try page.sequenceKey() ?? 0
         let rows = try await environment.postgres.query(
             """
             SELECT seq, at, actor_id, kind, text, changes::text FROM card_timeline
