@@ -1,5 +1,5 @@
 # Fieldwork — the two commands the README promises, and the code generator.
-.PHONY: run stories test build generate check-generated deploy-check bench-visits bench-workflows bench-notifications bench-scoring
+.PHONY: run stories test build generate check-generated access-table check-access-table deploy-check bench-visits bench-workflows bench-notifications bench-scoring
 
 run:            ## the whole system on this machine: six simulated months, then the manager's view
 	deploy/local/run.sh
@@ -19,6 +19,12 @@ generate:       ## regenerate Shared/FieldworkProto from Proto/
 check-generated: ## fail when the committed generated code differs from a fresh generation
 	rm -rf .build/generated-check && Proto/generate.sh .build/generated-check
 	diff -r Shared/FieldworkProto .build/generated-check
+
+access-table:   ## regenerate the README's access tables from the rules the services declare
+	deploy/local/access-table.sh
+
+check-access-table: ## fail when the README's access tables differ from the declared rules
+	deploy/local/access-table.sh --check
 
 deploy-check:   ## render and validate the Kubernetes overlays, lint the Dockerfile, check compose (no engine needed)
 	deploy/check.sh

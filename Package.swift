@@ -141,6 +141,8 @@ let package = Package(
                 name: "IntegrationTests",
                 dependencies: [
                     "FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO,
+                    // The access rules the services declare, which the access matrix calls.
+                    "VisitsService", "WorkflowsService", "ScoringService", "NotificationsService",
                     // The loopback HTTP receiver that plays WeCom and webhook endpoints.
                     .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),

@@ -654,7 +654,7 @@ func planTable(_ plan: Fieldwork_V1_DailyPlan) -> String {
 
 struct SetPlan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "set-plan", abstract: "Set a day's visit plan (rep: own; manager: their team); fixed once the day has started.")
+        commandName: "set-plan", abstract: "Set a day's visit plan (rep: own; manager: their team); fixed after PLAN_CUTOFF (09:30) that day.")
     @OptionGroup var options: ClientOptions
     @Option(help: "YYYY-MM-DD (default: today)") var day: String?
     @Option(help: "whose plan (default: yours)") var rep = ""
@@ -839,7 +839,7 @@ func funnelTable(_ entries: [Fieldwork_V1_FunnelEntry]) -> String {
 
 struct SetStage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "set-stage", abstract: "Move a customer's funnel stage for a product line (its rep, their manager, a director or admin).")
+        commandName: "set-stage", abstract: "Move a customer's funnel stage for a product line (the owner's managers, the region's director or admin).")
     @OptionGroup var options: ClientOptions
     @Option var customer: String
     @Option var productLine: String

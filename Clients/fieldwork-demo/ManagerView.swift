@@ -5,7 +5,8 @@ import FieldworkRuntime
 import Foundation
 import GRPCCore
 
-/// What the sales director reads after the months: the three hard indicators,
+/// What the general manager (the read-only `executive` role, whose scope is the
+/// whole company) reads after the months: the three hard indicators,
 /// the health table, the objections, the departments' response times, the
 /// escalations, the rule firings and the recommendations' effectiveness.
 /// Only figures that follow from the seed: no ids or wall-clock times, so the
@@ -18,7 +19,7 @@ struct ManagerView {
     let calendar = BusinessCalendar(timeZoneIdentifier: "Asia/Shanghai")!
 
     func render() async throws -> String {
-        let director = try await fieldwork.caller("D3001")
+        let executive = try await fieldwork.caller("GM01")
         let admin = try await fieldwork.caller("A0001")
         let options = fieldwork.options
         var out: [String] = []
@@ -30,7 +31,7 @@ struct ManagerView {
         out.append("Fieldwork — the manager's view, \(start) … \(end)")
 
         section("Hard indicators (SPEC §4.6), \(lastMonth) … \(end)")
-        let indicators = try await fieldwork.scoring.hardIndicators(.with { $0.range = period }, metadata: director, options: options)
+        let indicators = try await fieldwork.scoring.hardIndicators(.with { $0.range = period }, metadata: executive, options: options)
         out.append(table(["indicator", "actual", "target", "attained"], indicators.indicators.map {
             [$0.name, "\(format($0.actual)) \($0.unit)", "\(format($0.target)) \($0.unit)", $0.attained ? "yes" : "NO"]
         }))
@@ -38,7 +39,7 @@ struct ManagerView {
         section("Customer health, latest nightly run (score = 0.4·P + 0.3·T + 0.3·A)")
         let health = try await everyPage { token in
             let page = try await fieldwork.scoring.listCustomerHealth(
-                .with { $0.sort = "score"; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: director, options: options)
+                .with { $0.sort = "score"; $0.page.pageSize = 500; $0.page.pageToken = token }, metadata: executive, options: options)
             return (page.customers, page.page.nextPageToken)
         }
         out.append(table(["customer", "name", "region", "score", "P", "T", "A", "grade", "red warnings", "hint"], health.map {
@@ -51,7 +52,7 @@ struct ManagerView {
         section("TOP 3 objections (SPEC §2.7)")
         for (label, from) in [("first month", start), ("last month", lastMonth)] {
             let to = label == "first month" ? min(start.adding(days: 27), end) : end
-            let top = try await fieldwork.visits.topObjections(.with { $0.range = range(from, to) }, metadata: director, options: options)
+            let top = try await fieldwork.visits.topObjections(.with { $0.range = range(from, to) }, metadata: executive, options: options)
             out.append("\(label) (\(from) … \(to)): " + top.top.map { "\($0.objectionType) \($0.count)" }.joined(separator: ", "))
             for objection in top.top {
                 var seen = Set<String>()
@@ -72,14 +73,14 @@ struct ManagerView {
         section("First response per department (SPEC §3.5; target 2 h): the first month against the last")
         var responseRows: [[String]] = []
         for (label, from, to) in [("first month", start, min(start.adding(days: 27), end)), ("last month", lastMonth, end)] {
-            let metrics = try await fieldwork.workflows.responseMetrics(.with { $0.range = range(from, to) }, metadata: director, options: options)
+            let metrics = try await fieldwork.workflows.responseMetrics(.with { $0.range = range(from, to) }, metadata: executive, options: options)
             responseRows += metrics.departments.map {
                 [label, $0.department, "\($0.cards)", "\($0.responded)", hours($0.meanMinutes), hours($0.medianMinutes), hours($0.p90Minutes),
                  "\(format($0.shareWithinTarget * 100)) %"]
             }
         }
         out.append(table(["period", "department", "cards", "answered", "mean", "median", "p90", "within 2 h"], responseRows))
-        let metrics = try await fieldwork.workflows.responseMetrics(.with { $0.range = range(start, end) }, metadata: director, options: options)
+        let metrics = try await fieldwork.workflows.responseMetrics(.with { $0.range = range(start, end) }, metadata: executive, options: options)
         out.append("requests completed: \(metrics.completedRequests), mean \(format(metrics.meanRequestCompletionHours)) h from switch to last card done")
 
         section("Escalations (no first response after 24 h → head; after 48 h → director)")
@@ -137,12 +138,12 @@ struct ManagerView {
         out.append(table(["person", "who", "unread", "items"], inboxes))
 
         section("Recommendations of the latest run and their effectiveness (SPEC §4.4)")
-        let recommendations = try await fieldwork.scoring.listRecommendations(.with { $0.page.pageSize = 500 }, metadata: director, options: options)
+        let recommendations = try await fieldwork.scoring.listRecommendations(.with { $0.page.pageSize = 500 }, metadata: executive, options: options)
         out.append("\(recommendations.recommendations.count) recommended: " + recommendations.recommendations.prefix(5).map {
             "\(names[$0.customerID] ?? $0.customerID) \($0.productLine) (\(format($0.score)), \($0.reason))"
         }.joined(separator: "; ") + (recommendations.recommendations.count > 5 ? " …" : ""))
         let cohort = start.adding(days: 1)
-        let effectiveness = try await fieldwork.scoring.effectivenessReport(.with { $0.cohort = .init(cohort); $0.months = 6 }, metadata: director, options: options)
+        let effectiveness = try await fieldwork.scoring.effectivenessReport(.with { $0.cohort = .init(cohort); $0.months = 6 }, metadata: executive, options: options)
         out.append("cohort \(cohort): recommended \(effectiveness.recommendedConverted)/\(effectiveness.recommended) converted (\(format(effectiveness.recommendedRate)) %), "
             + "others \(effectiveness.othersConverted)/\(effectiveness.others) (\(format(effectiveness.othersRate)) %), difference \(format(effectiveness.differencePp)) pp")
         return out.joined(separator: "\n")

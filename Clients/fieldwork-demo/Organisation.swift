@@ -87,7 +87,7 @@ struct Organisation {
         var names = NameMaker()
         var people: [Person] = [
             Person(id: "A0001", name: "系统管理员", department: "management", region: "杭州", supervisor: "", roles: ["admin"]),
-            Person(id: "GM01", name: "陈志远", department: "management", region: "杭州", supervisor: "", roles: ["director"]),
+            Person(id: "GM01", name: "陈志远", department: "management", region: "杭州", supervisor: "", roles: ["executive"]),
             Person(id: "D3001", name: "王强", department: "management", region: "杭州", supervisor: "GM01", roles: ["director"]),
             Person(id: "FN01", name: "钱芳", department: "finance", region: "杭州", supervisor: "GM01", roles: ["dept_head"]),
             Person(id: "FN02", name: names.next(), department: "finance", region: "杭州", supervisor: "FN01", roles: ["ops"]),

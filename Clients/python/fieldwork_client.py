@@ -65,12 +65,12 @@ def main():
     parser.add_argument("--target", default="127.0.0.1:7101", help="the visits service (host:port, plaintext)")
     parser.add_argument("--secret", default=os.environ.get("FIELDWORK_JWT_SECRET"), help="JWT secret (default $FIELDWORK_JWT_SECRET)")
     parser.add_argument("--person", default="A0001", help="the token's subject (a person id)")
-    parser.add_argument("--role", action="append", dest="roles", help="a role of the token (repeatable; default manager)")
+    parser.add_argument("--role", action="append", dest="roles", help="a role of the token (repeatable; default admin, as A0001 is)")
     parser.add_argument("--region", default="", help="only customers of this region")
     args = parser.parse_args()
     if not args.secret:
         parser.error("no JWT secret: pass --secret or set FIELDWORK_JWT_SECRET")
-    roles = args.roles or ["manager"]
+    roles = args.roles or ["admin"]
 
     generate_stubs()
     from fieldwork.v1 import common_pb2, visits_pb2, visits_pb2_grpc

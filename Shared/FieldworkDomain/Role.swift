@@ -2,6 +2,8 @@
 public enum Role: String, CaseIterable, Sendable, Codable {
     case rep, academic, kam, manager, director, ops
     case deptHead = "dept_head"
+    /// The general manager: sees the whole company, changes nothing (SPEC §8.2).
+    case executive
     case admin
     /// Service-to-service calls (event delivery); never held by a person.
     case service

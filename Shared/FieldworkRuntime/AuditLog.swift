@@ -113,10 +113,8 @@ public enum AuditLog {
             """, logger: logger)
     }
 
-    /// `ListAudit`: per entity or per person, in order, paged and filtered by time.
-    public static func list(
-        _ request: Fieldwork_V1_ListAuditRequest, client: PostgresClient, logger: Logger
-    ) async throws -> Fieldwork_V1_ListAuditResponse {
+    /// A request names one entity (type and id) or one actor, never both.
+    static func checkShape(_ request: Fieldwork_V1_ListAuditRequest) throws {
         let byEntity = !request.entityType.isEmpty || !request.entityID.isEmpty
         guard byEntity != !request.actorPersonID.isEmpty else {
             throw DomainError.invalidArgument(
@@ -125,6 +123,14 @@ public enum AuditLog {
         if byEntity, request.entityType.isEmpty || request.entityID.isEmpty {
             throw DomainError.invalidArgument(field: request.entityType.isEmpty ? "entity_type" : "entity_id", message: "is required")
         }
+    }
+
+    /// `ListAudit`: per entity or per person, in order, paged and filtered by time.
+    public static func list(
+        _ request: Fieldwork_V1_ListAuditRequest, client: PostgresClient, logger: Logger
+    ) async throws -> Fieldwork_V1_ListAuditResponse {
+        try checkShape(request)
+        let byEntity = !request.entityType.isEmpty
         let page = try Page(request.page)
         let window = try TimeWindow(request.range)
         let after = try page.sequenceKey() ?? 0
@@ -162,3 +168,36 @@ public enum AuditLog {
         }
     }
 }
+
+/// Which audit entries a caller reads (SPEC §8.3: an entry is visible exactly
+/// when its entity is). Admins read every entry. Anyone else names an entity
+/// the service lets them see, or reads their own actions; `entry` may then
+/// hide parts of an entry (a delivery's title from who did not receive it).
+public struct AuditAccess: Sendable {
+    /// Whether `principal` may read the history of the entity `type`/`id`.
+    public var entity: @Sendable (_ type: String, _ id: String, _ principal: Principal) async throws -> Bool
+    /// What `principal` sees of one entry (nil: nothing).
+    public var entry: @Sendable (_ entry: Fieldwork_V1_AuditEntry, _ principal: Principal) -> Fieldwork_V1_AuditEntry?
+
+    public init(
+        entity: @escaping @Sendable (_ type: String, _ id: String, _ principal: Principal) async throws -> Bool,
+        entry: @escaping @Sendable (_ entry: Fieldwork_V1_AuditEntry, _ principal: Principal) -> Fieldwork_V1_AuditEntry? = { entry, _ in entry }
+    ) {
+        self.entity = entity
+        self.entry = entry
+    }
+
+    func check(_ request: Fieldwork_V1_ListAuditRequest, by principal: Principal) async throws {
+        try AuditLog.checkShape(request)   // a malformed request is INVALID_ARGUMENT for everyone
+        guard !principal.has(.admin) else { return }
+        if request.actorPersonID.isEmpty {
+            guard try await entity(request.entityType, request.entityID, principal) else {
+                throw DomainError.permissionDenied("the history of \(request.entityType) \(request.entityID) is not yours to read")
+            }
+        } else if request.actorPersonID != principal.personID {
+            // Another person's (or a service's) actions span entities the caller may not see.
+            throw DomainError.permissionDenied("only admins read another person's actions")
+        }
+    }
+}
+

@@ -1,7 +1,8 @@
+import FieldworkDomain
 import GRPCCore
 
 /// Verifies `authorization: Bearer <JWT>` on every RPC except the health and
-/// reflection protocols, checks the caller's role against the service's `AccessPolicy`, and
+/// reflection protocols, checks the caller's role against the method's `AccessRule`, and
 /// makes the principal visible to the handler (`Principal.current`).
 struct AuthInterceptor: ServerInterceptor {
     /// Services anyone may call without a token. Reflection carries only the
@@ -10,7 +11,7 @@ struct AuthInterceptor: ServerInterceptor {
     static let openServices: Set<String> = Set(["grpc.health.v1.Health"]).union(ServerReflectionService.serviceNames)
 
     let authority: TokenAuthority
-    let policy: AccessPolicy
+    let access: AccessRules
 
     func intercept<Input: Sendable, Output: Sendable>(
         request: StreamingServerRequest<Input>,
@@ -33,9 +34,13 @@ struct AuthInterceptor: ServerInterceptor {
             throw RPCError(code: .unauthenticated, message: Self.explain(error))
         }
         RPCLogContext.current?.setPrincipal(principal)
-        let method = context.descriptor.method
-        guard policy.allows(method: method, principal: principal) else {
-            let allowed = policy.allowedRoles(method: method)?.map(\.rawValue).sorted().joined(separator: ", ") ?? ""
+        guard access.allows(context.descriptor, principal) else {
+            let method = context.descriptor.method
+            guard let rule = access[context.descriptor] else {
+                // Deny by default (SPEC §8.1): a method nobody wrote a rule for is open to no one.
+                throw RPCError(code: .permissionDenied, message: "\(method) has no access rule")
+            }
+            let allowed = Role.allCases.filter(rule.roles.contains).map(\.rawValue).joined(separator: ", ")
             throw RPCError(code: .permissionDenied, message: "\(method) needs one of the roles: \(allowed)")
         }
         var response = try await Principal.$current.withValue(principal) { try await next(request, context) }

@@ -18,13 +18,14 @@ public struct ServiceBlueprint: Sendable {
     public var defaultMetricsPort: Int
     public var settings: [Setting]            // service-specific, besides the common ones
     public var migrations: [Migration]
-    public var access: [String: Set<Role>]    // method → roles, on top of AccessPolicy.common
+    /// Every RPC's access rule (SPEC §8.1), declared beside the handlers' registration.
+    public var access: [MethodDescriptor: AccessRule]
     /// Builds the handlers (registering only the live RPCs) and registers jobs on `environment.jobs`.
     public var makeService: @Sendable (ServiceEnvironment) async throws -> any RegistrableRPCService
 
     public init(
         name: String, grpcServiceName: String, defaultPort: Int, defaultMetricsPort: Int, settings: [Setting] = [],
-        migrations: [Migration], access: [String: Set<Role>],
+        migrations: [Migration], access: [MethodDescriptor: AccessRule],
         makeService: @escaping @Sendable (ServiceEnvironment) async throws -> any RegistrableRPCService
     ) {
         self.name = name
@@ -51,6 +52,15 @@ public enum FieldworkServer {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.contains("--help") || arguments.contains("-h") {
             print(ServiceConfiguration.usage(service: blueprint.name, settings: blueprint.allSettings))
+            return
+        }
+        if arguments.contains("--access-table") {
+            do {
+                print(try AccessRules(blueprint.access).markdown(service: blueprint.grpcServiceName))
+            } catch {
+                FileHandle.standardError.write(Data("fieldwork-\(blueprint.name): \(error)\n".utf8))
+                exit(1)
+            }
             return
         }
         let configuration: ServiceConfiguration
@@ -145,13 +155,13 @@ public enum FieldworkServer {
         }
         // Server reflection lists what this server registers (itself included) and serves the embedded schema.
         rpcServices.append(try ServerReflectionService(describing: rpcServices))
-        let policy = AccessPolicy(AccessPolicy.common.merging(blueprint.access) { _, service in service })
+        let access = AccessRules(blueprint.access).merging(SimulationClockService.access)
         let server = GRPCServer(
             transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security?.server ?? .plaintext),
             services: rpcServices,
             interceptors: [
                 RequestLogInterceptor(logger: logger, metrics: RPCMetrics(registry: registry), readiness: health),
-                AuthInterceptor(authority: tokens, policy: policy),
+                AuthInterceptor(authority: tokens, access: access),
             ]
         )
 

@@ -32,33 +32,9 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
 
     /// The role recorded in audit entries: the most senior one held.
     public var primaryRole: Role {
-        let seniority: [Role] = [.admin, .service, .director, .deptHead, .manager, .ops, .kam, .academic, .rep]
+        let seniority: [Role] = [.admin, .service, .executive, .director, .deptHead, .manager, .ops, .kam, .academic, .rep]
         return seniority.first(where: roles.contains) ?? .rep
     }
 
     public var description: String { "\(personID)[\(roles.map(\.rawValue).sorted().joined(separator: ","))]" }
-}
-
-/// Which roles may call which RPC. Methods not listed are open to any
-/// authenticated caller; handlers still check object-level access.
-public struct AccessPolicy: Sendable {
-    private var rules: [String: Set<Role>]
-
-    /// - Parameter rules: method name (e.g. "RunJob") → roles allowed to call it.
-    public init(_ rules: [String: Set<Role>]) { self.rules = rules }
-
-    /// The rules every service shares.
-    public static let common: [String: Set<Role>] = [
-        "Deliver": [.service],
-        "RunJob": [.admin],
-        "SetTime": [.admin],
-        "ListAudit": [.admin, .director, .manager, .deptHead],
-    ]
-
-    public func allows(method: String, principal: Principal) -> Bool {
-        guard let allowed = rules[method] else { return true }
-        return principal.hasAny(allowed)
-    }
-
-    public func allowedRoles(method: String) -> Set<Role>? { rules[method] }
 }

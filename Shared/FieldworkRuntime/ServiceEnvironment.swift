@@ -121,7 +121,7 @@ public struct ServiceEnvironment: Sendable {
 
     /// `RunJob`: runs a registered job as of the given time (default now).
     public func runJob(_ request: Fieldwork_V1_RunJobRequest) async throws -> Fieldwork_V1_RunJobResponse {
-        let asOf = request.hasAsOf ? try request.asOf.instant(field: "as_of") : clock.now()
+        let asOf = try asOf(request.hasAsOf ? request.asOf : nil)
         let outcome = try await jobs.run(request.name, asOf: asOf)
         return .with {
             $0.name = request.name
@@ -131,8 +131,32 @@ public struct ServiceEnvironment: Sendable {
         }
     }
 
+    /// The moment a job or scoring run is asked to run as of: now when unset,
+    /// and never ahead of now (SPEC §8.3) — one run a year ahead would escalate
+    /// every card and hide every real nightly run — unless the clock is simulated,
+    /// where the simulation decides what "now" is. A minute of leeway covers the
+    /// caller's clock running slightly ahead.
+    public func asOf(_ timestamp: Google_Protobuf_Timestamp?, field: String = "as_of") throws -> Date {
+        let now = clock.now()
+        guard let timestamp else { return now }
+        let asOf = try timestamp.instant(field: field)
+        guard clock is ManualClock || asOf <= now.addingTimeInterval(60) else {
+            throw DomainError.invalidArgument(field: field, message: "is later than now; jobs and runs look back, not ahead")
+        }
+        return asOf
+    }
+
     public func listAudit(_ request: Fieldwork_V1_ListAuditRequest) async throws -> Fieldwork_V1_ListAuditResponse {
         try await AuditLog.list(request, client: postgres, logger: logger)
+    }
+
+    /// `ListAudit` under the service's object rules (`AuditAccess`).
+    public func listAudit(_ request: Fieldwork_V1_ListAuditRequest, access: AuditAccess) async throws -> Fieldwork_V1_ListAuditResponse {
+        let principal = try Principal.required()
+        try await access.check(request, by: principal)
+        var response = try await AuditLog.list(request, client: postgres, logger: logger)
+        if !principal.has(.admin) { response.entries = response.entries.compactMap { access.entry($0, principal) } }
+        return response
     }
 
     /// Appends an audit entry for the current caller.

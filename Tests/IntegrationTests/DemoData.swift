@@ -31,6 +31,11 @@ enum DemoData {
         "MK01": ([.deptHead], "marketing"), "MK02": ([.rep], "marketing"), "LG01": ([.deptHead], "logistics"), "LG02": ([.ops], "logistics"), "OP01": ([.ops], "operations"),
         "CP01": ([.deptHead], "compliance"), "FN01": ([.deptHead], "finance"), "GM01": ([.director], "management"),
     ]
+    /// A person's region, as `people` gives it.
+    static func region(of person: String) -> String {
+        let rows = people.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces).split(separator: ",", omittingEmptySubsequences: false) }
+        return rows.first { $0.first.map(String.init) == person }.map { String($0[5]) } ?? ""
+    }
     static let departmentMembers = ["marketing": ["MK01", "MK02"], "logistics": ["LG01", "LG02"], "compliance": ["CP01"]]
 
     static let customers = """

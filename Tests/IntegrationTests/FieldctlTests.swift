@@ -190,7 +190,7 @@ import Testing
                 (["upsert-customer", "H-ZJ-002", "--address", "杭州市解放路88号"], admin, ["杭州市解放路88号", "浙江大学医学院附属第二医院"]),
                 (["rotate-checkin-key"], admin, ["active key:", "accepted:"]),
                 (["visit-summary"], manager, ["E1001", "H-ZJ-001", "SP-NEW-01=1", "DELIVERY=1"]),
-                (["set-stage", "--customer", "H-ZJ-002", "--product-line", "trauma", "--stage", "needs-confirmed"], rep, ["H-ZJ-002", "NEEDS_CONFIRMED"]),
+                (["set-stage", "--customer", "H-ZJ-002", "--product-line", "trauma", "--stage", "needs-confirmed"], manager, ["H-ZJ-002", "NEEDS_CONFIRMED"]),
                 (["funnel-report"], admin, ["QUOTED", "NEEDS_CONFIRMED"]),
                 (["upsert-approval-chain", "small", "--name", "小额合同", "--step", "manager", "--step", "director:500000"], admin, ["small", "1.manager 2.director≥500000"]),
                 (["list-approval-chains"], admin, ["small", "小额合同"]),

@@ -86,6 +86,7 @@ import Testing
             let story = try await Story(cluster)
             try await story.setUpOrganisation()
             let manager = try await story.token("M2001")
+            let admin = story.admin
             let send: @Sendable (String, Fieldwork_V1_SendRequest) async throws -> Fieldwork_V1_SendResponse = { token, request in
                 try await cluster.notifications(token) { client, metadata in try await client.send(request, metadata: metadata) }
             }
@@ -96,20 +97,34 @@ import Testing
                 $0.title = "周五器械盘点"
                 $0.body = "请物流部与刘洋周五 16:00 前完成器械包盘点。"
             }
-            #expect(try await send(manager, message).deliveries == 3)
-            #expect(try await send(manager, message).deliveries == 3)   // a retry changes nothing
+            // SPEC §8.3: a manager reaches their team only; logistics is not M2001's.
+            #expect(await rpcCode { _ = try await send(manager, message) } == .permissionDenied)
+            #expect(try await send(admin, message).deliveries == 3)
+            #expect(try await send(admin, message).deliveries == 3)   // a retry changes nothing
             for person in ["LG01", "LG02", "E1002"] {
                 #expect(try await story.inbox(person).filter { $0.title == "周五器械盘点" }.count == 1)
             }
             #expect(try await story.inbox("MK02").isEmpty)
 
-            let byRegion = try await send(manager, .with {
+            let byRegion = try await send(admin, .with {
                 $0.recipients.regions = ["宁波"]
                 $0.recipients.roles = ["dept_head"]
                 $0.title = "通知"
                 $0.body = "宁波区域与各部门负责人"
             })
             #expect(byRegion.deliveries == 5)   // E1002 in 宁波; MK01, LG01, CP01, FN01 head departments
+            // The manager's own team (E1001, E1002 report to M2001) is theirs to reach; roles across the company are not.
+            #expect(try await send(manager, .with { $0.recipients.personIds = ["E1001", "E1002"]; $0.title = "周会"; $0.body = "周五 17:00" }).deliveries == 2)
+            #expect(await rpcCode {
+                _ = try await send(manager, .with { $0.recipients.roles = ["rep"]; $0.title = "x"; $0.body = "y" })
+            } == .permissionDenied)
+            let director = try await story.token("D3001")
+            #expect(await rpcCode {
+                _ = try await send(director, .with { $0.recipients.regions = ["宁波"]; $0.title = "x"; $0.body = "y" })
+            } == .permissionDenied)
+            #expect(await rpcCode {
+                _ = try await send(admin, .with { $0.recipients.personIds = ["E1001"]; $0.title = "x"; $0.body = "y"; $0.link = "javascript:alert(1)" })
+            } == .invalidArgument)
 
             #expect(await rpcCode { _ = try await send(try await story.token("E1001"), message) } == .permissionDenied)
             #expect(await rpcCode { _ = try await send(manager, .with { $0.title = "x"; $0.body = "y" }) } == .invalidArgument)
@@ -118,7 +133,7 @@ import Testing
             } == .invalidArgument)
             // No webhook serves finance: refused rather than sent to nobody.
             #expect(await rpcCode {
-                _ = try await send(manager, .with { $0.recipients.departments = ["finance"]; $0.title = "x"; $0.body = "y"; $0.channels = [.webhook] })
+                _ = try await send(admin, .with { $0.recipients.departments = ["finance"]; $0.title = "x"; $0.body = "y"; $0.channels = [.webhook] })
             } == .failedPrecondition)
         }
     }

@@ -8,7 +8,8 @@ import Testing
 @Suite(.serialized) struct ScoringHealthTests {
     @Test func factsBecomeScoresThatFollowTheModelVersion() async throws {
         try await Cluster.with { cluster in
-            try await cluster.startAll()
+            // Runs as of a later hour need the simulated clock there (SPEC §8.3).
+            try await cluster.startAll(extra: [.scoring: Cluster.simulatedClock])
             let story = try await Story(cluster)
             try await story.importDirectory()
             let ops = try await cluster.token("O4001", [.ops], department: "operations")
@@ -90,6 +91,7 @@ import Testing
             #expect(await rpcCode { _ = try await update(try await cluster.token("M2001", [.manager]), balanced) } == .permissionDenied)
             #expect(try await update(story.admin, balanced).version == 2)
             #expect(try await health("H-ZJ-001").modelVersion == 1)   // not until the next run
+            try await cluster.setTime(.scoring, Date())   // the simulated clock stands still: a run later is a run at a later moment
             let second = try await run()
             #expect(second.modelVersion == 2)
             let rescored = try await health("H-ZJ-001")
@@ -120,6 +122,7 @@ import Testing
 
             // The nightly job runs once per moment, whoever fires it.
             let asOf = Date().addingTimeInterval(3600)
+            try await cluster.setTime(.scoring, asOf)
             let job = { () async throws -> Int64 in
                 try await cluster.scoring(story.admin) { client, metadata in
                     try await client.runJob(.with { $0.name = "scoring"; $0.asOf = .init(date: asOf) }, metadata: metadata).itemsProcessed
@@ -130,8 +133,9 @@ import Testing
 
             // A run reads on connections beside its own: runs at once on the smallest pool take turns, none starves.
             await cluster.stop(.scoring)
-            try cluster.start(.scoring, extra: ["DATABASE_POOL_SIZE": "2"])
+            try cluster.start(.scoring, extra: Cluster.simulatedClock.merging(["DATABASE_POOL_SIZE": "2"]) { $1 })
             try await cluster.waitUntilServing(.scoring)
+            try await cluster.setTime(.scoring, Date().addingTimeInterval(5 * 3600))
             let scored = try await withThrowingTaskGroup(of: Int32.self) { group in
                 for hour in 2...5 {
                     group.addTask {
@@ -155,7 +159,7 @@ import Testing
 
     @Test func aZeroActivityStreakRaisesOneRedWarningForTheRepAndTheirManager() async throws {
         try await Cluster.with { cluster in
-            try await cluster.startAll()
+            try await cluster.startAll(extra: [.scoring: Cluster.simulatedClock])
             let story = try await Story(cluster)
             try await story.importDirectory()
             let ops = try await cluster.token("O4001", [.ops], department: "operations")
@@ -233,6 +237,7 @@ import Testing
             try await toggle(true)
             #expect(try await run().warningsRaised == 3)   // P, T and A: 浙江省人民医院 has never been active
             // A week on, the never-active customers' streaks are the same streaks: nothing is raised again.
+            try await cluster.setTime(.scoring, Date().addingTimeInterval(8 * 86_400))
             let nextWeek = try await cluster.scoring(story.admin) { client, metadata in
                 try await client.runScoring(.with { $0.asOf = .init(date: Date().addingTimeInterval(8 * 86_400)) }, metadata: metadata)
             }

@@ -16,8 +16,9 @@ import Testing
         .with { $0.latitude = 30.30 + Double(i) * 0.01 + 0.0005; $0.longitude = 120.10; $0.accuracyM = 5 }
     }
 
-    func setUp(_ cluster: Cluster) async throws -> Story {
-        try await cluster.startAll()
+    /// - Parameter simulatedClock: visits on a simulated clock, for the tests that run its jobs as of a later time.
+    func setUp(_ cluster: Cluster, simulatedClock: Bool = false) async throws -> Story {
+        try await cluster.startAll(extra: simulatedClock ? [.visits: Cluster.simulatedClock] : [:])
         let story = try await Story(cluster)
         try await story.importDirectory()
         _ = try await cluster.visits(story.admin) { client, metadata in
@@ -174,7 +175,7 @@ import Testing
     /// Story 4: 10 planned and 9 valid visits → 90 %; 10/10 → 100 %; the 18:00 close publishes both once.
     @Test func dailyPlanCompletionAndTheDayClose() async throws {
         try await Cluster.with { cluster in
-            let story = try await setUp(cluster)
+            let story = try await setUp(cluster, simulatedClock: true)
             let today = DemoData.shanghaiDate(daysFromToday: 0)
             let rep2 = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
             for token in [story.rep, rep2] {
@@ -185,12 +186,7 @@ import Testing
                     }, metadata: metadata)
                 }
             }
-            // Once the day has started, a plan that exists is fixed.
-            await #expect {
-                _ = try await cluster.visits(story.rep) { client, metadata in
-                    try await client.setDailyPlan(.with { $0.day = today; $0.visits = [.with { $0.customerID = "H-T-00" }] }, metadata: metadata)
-                }
-            } throws: { ($0 as? RPCError)?.code == .failedPrecondition }
+            // (The plan cut-off is PlanCutoffTests': this cluster has none, on the real clock.)
 
             let record = DemoData.record(surgeryInDays: nil)
             for i in 0..<9 { try await visit(story, rep: story.rep, customer: "H-T-0\(i)", at: Self.near(i), record: record) }
@@ -218,6 +214,7 @@ import Testing
 
             // 18:00 in Shanghai: each rep's day closes once, with the counts published.
             let checkTime = ISO8601DateFormatter().date(from: String(format: "%04d-%02d-%02dT18:00:00+08:00", today.year, today.month, today.day))!
+            try await cluster.setTime(.visits, checkTime)
             for expected in [2, 0] {
                 let ran = try await cluster.visits(story.admin) { client, metadata in
                     try await client.runJob(.with { $0.name = "plan-day-close"; $0.asOf = .init(date: checkTime) }, metadata: metadata)
@@ -343,7 +340,7 @@ import Testing
     /// Story 9: the TOP 3 objections update as visits are submitted; the Monday digest goes out once.
     @Test func topObjectionsFollowSubmittedVisits() async throws {
         try await Cluster.with { cluster in
-            let story = try await setUp(cluster)
+            let story = try await setUp(cluster, simulatedClock: true)
             func top(product: String = "") async throws -> [String] {
                 try await cluster.visits(story.admin) { client, metadata in
                     try await client.topObjections(.with { $0.productID = product }, metadata: metadata).top.map { "\($0.objectionType)=\($0.count)" }
@@ -380,6 +377,7 @@ import Testing
             // The Monday after this ISO week: its digest covers this week, which holds the visits above.
             let thisWeek = calendar.dateInterval(of: .weekOfYear, for: Date())!.start
             let nextMonday = calendar.date(byAdding: DateComponents(day: 7, hour: 8), to: thisWeek)!
+            try await cluster.setTime(.visits, nextMonday)
             for expected: Int64 in [3, 0] {
                 let ran = try await cluster.visits(story.admin) { client, metadata in
                     try await client.runJob(.with { $0.name = "objection-digest"; $0.asOf = .init(date: nextMonday) }, metadata: metadata)
@@ -408,10 +406,12 @@ import Testing
             try await visit(story, rep: story.rep, customer: "H-T-00", at: Self.near(0), record: record)
             #expect(try await stage() == ["spine=needsConfirmed"])  // a visit never moves it back
 
-            let quoted = try await cluster.visits(story.rep) { client, metadata in
+            // SetStage is the line above the owner (SPEC §8.3): the rep moves it by visiting.
+            let manager = try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")
+            let quoted = try await cluster.visits(manager) { client, metadata in
                 try await client.setStage(.with { $0.customerID = "H-T-00"; $0.productLine = "spine"; $0.stage = .quoted }, metadata: metadata)
             }
-            #expect(quoted.stage == .quoted && quoted.changedBy == "E1001")
+            #expect(quoted.stage == .quoted && quoted.changedBy == "M2001")
             let otherRep = try await cluster.token("E1002", [.rep], department: "sales", region: "宁波")
             await #expect {
                 _ = try await cluster.visits(otherRep) { client, metadata in
@@ -419,7 +419,7 @@ import Testing
                 }
             } throws: { ($0 as? RPCError)?.code == .permissionDenied }
             await #expect {
-                _ = try await cluster.visits(story.rep) { client, metadata in
+                _ = try await cluster.visits(manager) { client, metadata in
                     try await client.setStage(.with { $0.customerID = "H-T-00"; $0.productLine = "dental"; $0.stage = .won }, metadata: metadata)
                 }
             } throws: { ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.hasPrefix("product_line") == true }

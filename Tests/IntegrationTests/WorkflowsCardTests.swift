@@ -127,14 +127,22 @@ import Glibc
             }
 
             await cluster.stop(.workflows, signal: SIGKILL)
-            // Back with batches of two cards, so a sweep that finds more than a batch due takes several.
-            try cluster.start(.workflows, extra: ["ESCALATION_BATCH": "2"])
+            // Back with batches of two cards, so a sweep that finds more than a batch due takes several,
+            // and on a simulated clock: only then may a sweep run as of a later time (SPEC §8.3).
+            try cluster.start(.workflows, extra: Cluster.simulatedClock.merging(["ESCALATION_BATCH": "2"]) { $1 })
             try await cluster.waitUntilServing(.workflows)
 
             let created = marketing.createdAt.date
-            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(23 * 3600)).itemsProcessed == 0)
             // A second replica on the same database; both sweep at once: each card escalates once.
-            let replica = try await cluster.startReplica(.workflows)
+            let replica = try await cluster.startReplica(.workflows, extra: Cluster.simulatedClock)
+            let sweep: @Sendable (Date) async throws -> Int64 = { asOf in
+                try await cluster.setTime(.workflows, asOf)
+                try await cluster.setTime(.workflows, asOf, port: replica)
+                return try await story.runWorkflowsJob("escalation", asOf: asOf).itemsProcessed
+            }
+            #expect(try await sweep(created.addingTimeInterval(23 * 3600)) == 0)
+            try await cluster.setTime(.workflows, created.addingTimeInterval(25 * 3600))
+            try await cluster.setTime(.workflows, created.addingTimeInterval(25.5 * 3600), port: replica)
             let admin = story.admin
             let sweepOnReplica: @Sendable (Date) async throws -> Int64 = { asOf in
                 try await cluster.withClient(port: replica) { client in
@@ -146,7 +154,7 @@ import Glibc
             async let second = sweepOnReplica(created.addingTimeInterval(25 * 3600))
             #expect(try await first.itemsProcessed + second == 2)
             #expect(try await sweepOnReplica(created.addingTimeInterval(25.5 * 3600)) == 0)
-            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(26 * 3600)).itemsProcessed == 0)
+            #expect(try await sweep(created.addingTimeInterval(26 * 3600)) == 0)
             #expect(try await story.card(marketing.id).escalationLevel == 1)
             #expect(try await story.card(logistics.id).escalationLevel == 0)
 
@@ -158,8 +166,8 @@ import Glibc
             }
 
             // 24 h later still nothing: the director (the heads' supervisor).
-            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(49 * 3600)).itemsProcessed == 2)
-            #expect(try await story.runWorkflowsJob("escalation", asOf: created.addingTimeInterval(96 * 3600)).itemsProcessed == 0)
+            #expect(try await sweep(created.addingTimeInterval(49 * 3600)) == 2)
+            #expect(try await sweep(created.addingTimeInterval(96 * 3600)) == 0)
             try await cluster.eventually("the director told twice") {
                 try await story.inbox("D3001").filter { $0.eventType == "workflows.CardEscalated" }.count == 2
             }
@@ -196,8 +204,8 @@ import Glibc
             // Found overdue after a long outage: both levels fire in one sweep, once.
             let later = try await story.supportRequest(customer: "H-ZJ-002")
             let laterCreated = try #require(later["marketing"]).createdAt.date
-            #expect(try await story.runWorkflowsJob("escalation", asOf: laterCreated.addingTimeInterval(60 * 3600)).itemsProcessed == 6)
-            #expect(try await story.runWorkflowsJob("escalation", asOf: laterCreated.addingTimeInterval(61 * 3600)).itemsProcessed == 0)
+            #expect(try await sweep(laterCreated.addingTimeInterval(60 * 3600)) == 6)
+            #expect(try await sweep(laterCreated.addingTimeInterval(61 * 3600)) == 0)
             for card in later.values { #expect(try await story.card(card.id).escalationLevel == 2) }
         }
     }

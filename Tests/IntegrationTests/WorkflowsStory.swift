@@ -35,10 +35,10 @@ extension Story {
         }
     }
 
-    /// A token for a person of the demo directory, with their roles and department.
+    /// A token for a person of the demo directory, with their roles, department and region.
     func token(_ person: String) async throws -> String {
         guard let staff = DemoData.staff[person] else { throw HarnessError("\(person) is not in DemoData.staff") }
-        return try await cluster.token(person, staff.roles, department: staff.department)
+        return try await cluster.token(person, staff.roles, department: staff.department, region: DemoData.region(of: person))
     }
 
     /// A visit with the surgery-support switch on; returns the request's cards by department.

@@ -138,6 +138,7 @@ extension NotificationsService {
             title: try Input.text(request.title, field: "title", max: 200, required: true),
             body: try Input.text(request.body, field: "body", max: 4000, required: true),
             link: try Input.text(request.link, field: "link", max: 500))
+        try checkLink(message.link)
         let result = Mutex(EventFanout.Result())
         let response = try await environment.command("Send", requestID: request.requestID) { connection, principal, now in
             // People named by hand must exist: a typo would otherwise reach nobody without a word.
@@ -148,7 +149,11 @@ extension NotificationsService {
             if let unknown = request.recipients.personIds.first(where: { !known.contains($0) }) {
                 throw DomainError.invalidArgument(field: "recipients.person_ids", message: "'\(unknown)' is not an active person in the directory")
             }
-            let people = channels.contains(.inbox) ? try await fanout.routes.resolve(request.recipients, variables: [:], on: connection) : []
+            // Resolved for the inbox, and for anyone but an admin to check the audience is theirs.
+            let resolves = channels.contains(.inbox) || !principal.has(.admin)
+            let audience = resolves ? try await fanout.routes.resolve(request.recipients, variables: [:], on: connection) : []
+            try await checkAudience(audience, request.recipients, of: principal, on: connection)
+            let people = channels.contains(.inbox) ? audience : []
             var channelIDs: [String] = []
             for kind in channels where kind != .inbox {
                 let found = try await deliveries.channels(
@@ -166,5 +171,41 @@ extension NotificationsService {
         }
         published(result.withLock { $0 })
         return response
+    }
+
+    /// SPEC §8.3: a manager sends to their team, a director to their region, a
+    /// department head to their department, an admin to anyone. Every person the
+    /// recipients resolve to must be in the sender's audience, and robot and
+    /// webhook channels are chosen by department or region, so those must be
+    /// the sender's own.
+    private func checkAudience(
+        _ people: [String], _ recipients: Fieldwork_V1_Recipients, of principal: Principal, on connection: PostgresConnection
+    ) async throws {
+        let reaches: [Role: Reach] = [.manager: .team, .director: .region, .deptHead: .department, .admin: .company]
+        let scope = try await Scope.of(
+            principal, reach: Scope.reach(of: principal, reaches), directory: .replica, on: connection, logger: environment.logger)
+        guard !scope.everyone else { return }
+        if let outside = people.first(where: { !scope.includes($0) }) {
+            throw DomainError.permissionDenied("\(outside) is outside your audience (a manager's team, a director's region, a head's department)")
+        }
+        let ownRegion = principal.has(.director) ? principal.region : nil
+        if let region = recipients.regions.first(where: { $0 != ownRegion }) {
+            throw DomainError.permissionDenied("region '\(region)' is not yours to send to")
+        }
+        let ownDepartment = principal.has(.deptHead) ? principal.department : nil
+        if let department = recipients.departments.first(where: { $0 != ownDepartment }) {
+            throw DomainError.permissionDenied("department '\(department)' is not yours to send to")
+        }
+    }
+
+    /// A message's link opens in the app or the browser: a relative deep link
+    /// (`/path` or `fieldwork://…`) or an https URL on WEBHOOK_ALLOWED_HOSTS,
+    /// never a `javascript:` or look-alike address sent in the company's name.
+    func checkLink(_ link: String) throws {
+        guard !link.isEmpty else { return }
+        if link.hasPrefix("fieldwork://") || (link.hasPrefix("/") && !link.hasPrefix("//") && !link.contains("\\")) { return }
+        guard link.lowercased().hasPrefix("https://"), (try? outboundPolicy.check(url: link)) != nil else {
+            throw DomainError.invalidArgument(field: "link", message: "must be a relative deep link or an https URL on WEBHOOK_ALLOWED_HOSTS")
+        }
     }
 }

@@ -32,12 +32,7 @@ public enum NotificationsBlueprint {
                     help: "web address that opens fieldwork:// links outside the app (robots, webhooks), e.g. https://crm.example.com/open/"),
         ],
         migrations: NotificationsMigrations.all,
-        access: [
-            "UpsertRoute": [.admin], "UpsertTemplate": [.admin],
-            "UpsertChannel": [.admin], "ListChannels": [.admin],
-            "ListDeliveries": [.admin, .ops], "ListDeadLetters": [.admin, .ops], "Redeliver": [.admin, .ops],
-            "Send": [.admin, .manager, .director, .deptHead],
-        ],
+        access: NotificationsService.access,
         makeService: { environment in try NotificationsService(environment: environment) }
     )
 }
@@ -87,6 +82,28 @@ struct NotificationsService: RegistrableRPCService {
         environment.background.add(dispatcher)
     }
 
+    /// Who may call each RPC (SPEC §8); `registerMethods` below serves them.
+    static let access: [MethodDescriptor: AccessRule] = [
+        Method.ListInbox.descriptor: .people(objects: "own inbox; admin any"),
+        Method.UnreadCount.descriptor: .people(objects: "as ListInbox"),
+        Method.MarkRead.descriptor: .people(objects: "own inbox"),
+        Method.MarkAllRead.descriptor: .people(objects: "own inbox"),
+        Method.Subscribe.descriptor: .people(objects: "own inbox"),
+        Method.Send.descriptor: .only(.manager, .director, .deptHead, .admin),
+        Method.UpsertChannel.descriptor: .admin,
+        Method.ListChannels.descriptor: .admin,
+        Method.UpsertRoute.descriptor: .admin,
+        Method.ListRoutes.descriptor: .people(objects: ""),
+        Method.UpsertTemplate.descriptor: .admin,
+        Method.ListTemplates.descriptor: .people(objects: ""),
+        Method.ListDeliveries.descriptor: .only(.ops, .admin),
+        Method.ListDeadLetters.descriptor: .only(.ops, .admin),
+        Method.Redeliver.descriptor: .only(.ops, .admin),
+        Method.Deliver.descriptor: .service,
+        Method.RunJob.descriptor: .admin,
+        Method.ListAudit.descriptor: .only(.manager, .director, .deptHead, .executive, .admin, objects: "routes, templates open; an inbox its owner; an event's delivery its recipients (executive: no title); channels, deliveries: admin"),
+    ]
+
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.unary(Method.ListInbox.descriptor) { try await listInbox($0) }
         router.unary(Method.UnreadCount.descriptor) { try await unreadCount($0) }
@@ -114,7 +131,7 @@ struct NotificationsService: RegistrableRPCService {
             return response
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
-        router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }
+        router.unary(Method.ListAudit.descriptor) { try await listAudit($0) }
     }
 
     /// After a commit: wake the streams of people who got an item, and the dispatcher if deliveries were queued.

@@ -82,7 +82,7 @@ extension ScoringService {
         after: (at: Date, id: UUID)? = nil, limit: Int
     ) async throws -> [Fieldwork_V1_RuleFiring] {
         let principal = try Principal.required()
-        let reader = principal.hasAny([.admin, .manager, .director, .ops]) ? "" : principal.personID
+        let reader = principal.hasAny([.admin, .executive, .manager, .director, .ops]) ? "" : principal.personID
         var found: [Fieldwork_V1_RuleFiring] = []
         for try await (id, rule, version, occurrence, firedAt, inputs, explanation, notified) in try await environment.postgres.query(
             """

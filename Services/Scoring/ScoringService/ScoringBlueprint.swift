@@ -16,13 +16,7 @@ public enum ScoringBlueprint {
             Setting("SCORING_TIME", default: "02:00", help: "local time of the nightly health scoring run"),
         ],
         migrations: ScoringMigrations.all,
-        access: [
-            "RecordPurchase": [.admin, .ops], "RecordTrial": [.admin, .ops], "RecordAcademicParticipation": [.admin, .ops],
-            "RecordContract": [.admin, .ops], "ImportCsv": [.admin, .ops], "ReviseContractTerms": [.admin, .ops], "RecordPayment": [.admin, .ops],
-            "UpdateModelConfig": [.admin], "RunScoring": [.admin], "UpdateRule": [.admin],
-            "ListRules": [.admin, .manager, .director, .ops], "EffectivenessReport": [.admin, .manager, .director, .ops],
-            "HardIndicators": [.admin, .manager, .director, .ops],
-        ],
+        access: ScoringService.access,
         makeService: { environment in
             // A run reads its components on connections beside its own (ScoringRun.swift).
             guard try environment.configuration.int("DATABASE_POOL_SIZE") >= 2 else {
@@ -47,6 +41,35 @@ struct ScoringService: RegistrableRPCService {
 
     let environment: ServiceEnvironment
     let runGate = RunGate()
+
+    /// Who may call each RPC (SPEC §8); `registerMethods` below serves them.
+    static let access: [MethodDescriptor: AccessRule] = [
+        Method.RecordPurchase.descriptor: .only(.ops, .admin),
+        Method.RecordTrial.descriptor: .only(.ops, .admin),
+        Method.RecordAcademicParticipation.descriptor: .only(.ops, .admin),
+        Method.RecordContract.descriptor: .only(.ops, .admin),
+        Method.ReviseContractTerms.descriptor: .only(.ops, .admin),
+        Method.RecordPayment.descriptor: .only(.ops, .admin),
+        Method.ImportCsv.descriptor: .only(.ops, .admin),
+        Method.GetModelConfig.descriptor: .people(objects: ""),
+        Method.UpdateModelConfig.descriptor: .admin,
+        Method.ListModelVersions.descriptor: .people(objects: ""),
+        Method.RunScoring.descriptor: .admin,
+        Method.GetCustomerHealth.descriptor: .people(objects: "reps, academics, kams: the customers they own"),
+        Method.ListCustomerHealth.descriptor: .people(objects: "as GetCustomerHealth"),
+        Method.HealthHistory.descriptor: .people(objects: "as GetCustomerHealth"),
+        Method.ListWarnings.descriptor: .people(objects: "as GetCustomerHealth"),
+        Method.ListRecommendations.descriptor: .people(objects: "as GetCustomerHealth"),
+        Method.EffectivenessReport.descriptor: .only(.manager, .director, .ops, .executive, .admin),
+        Method.HardIndicators.descriptor: .only(.manager, .director, .ops, .executive, .admin),
+        Method.ListRules.descriptor: .only(.manager, .director, .ops, .executive, .admin),
+        Method.UpdateRule.descriptor: .admin,
+        Method.ListRuleFirings.descriptor: .people(objects: "reps, academics, kams, dept heads: firings they were notified of"),
+        Method.ExplainFiring.descriptor: .people(objects: "as ListRuleFirings"),
+        Method.Deliver.descriptor: .service,
+        Method.RunJob.descriptor: .admin,
+        Method.ListAudit.descriptor: .only(.manager, .director, .deptHead, .executive, .admin, objects: "model and runs open; rules as ListRules; facts: executive, admin; others' actions: admin"),
+    ]
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.unary(Method.RecordPurchase.descriptor) { try await recordPurchase($0) }
@@ -75,6 +98,6 @@ struct ScoringService: RegistrableRPCService {
             try await environment.deliver(request) { event, connection in try await apply(event, on: connection) }
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
-        router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }
+        router.unary(Method.ListAudit.descriptor) { try await listAudit($0) }
     }
 }

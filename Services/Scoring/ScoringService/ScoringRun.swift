@@ -10,7 +10,7 @@ import PostgresNIO
 /// job, `RunScoring` and `RunJob(scoring, as_of)` all come here.
 extension ScoringService {
     func runScoring(_ request: Fieldwork_V1_RunScoringRequest) async throws -> Fieldwork_V1_ScoringRun {
-        let asOf = request.hasAsOf ? try request.asOf.instant(field: "as_of") : environment.clock.now()
+        let asOf = try environment.asOf(request.hasAsOf ? request.asOf : nil)
         return try await runGate.oneAtATime {
             try await environment.command("RunScoring", requestID: request.requestID) { connection, principal, now in
                 try await score(asOf: asOf, by: principal, requestID: request.requestID, on: connection)

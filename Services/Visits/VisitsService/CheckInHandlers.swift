@@ -140,6 +140,15 @@ extension VisitsService {
 
     private static let submitAttempts = 3
 
+    /// Whether a submitted visit's stage may move its customer's funnel: not out
+    /// of range (a VOID visit is never submitted), and by the owning rep or an
+    /// academic specialist or key-account manager of the customer's region.
+    private func movesFunnel(_ visit: Fieldwork_V1_Visit, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
+        guard !visit.outOfRange, let customer = try await directory.customer(visit.customerID, on: connection)?.0 else { return false }
+        return customer.ownerRepID == visit.repID
+            || (principal.hasAny([.academic, .kam]) && !principal.region.isEmpty && customer.region == principal.region)
+    }
+
     /// The visit changed between `submitOnce`'s read and its write.
     private struct VisitChangedMeanwhile: Error {}
 
@@ -165,7 +174,11 @@ extension VisitsService {
         }
         let catalogue = submission.catalogue
         try draft.validateForSubmission(knownProducts: Set(catalogue.keys), today: environment.calendar.day(of: now))
-        if record.stageReached != .unspecified {
+        // SPEC §8.3: the record keeps the stage the rep saw, but only a valid visit by
+        // the customer's owner (or an academic or kam of its region) moves the funnel.
+        let movesFunnel = record.stageReached != .unspecified
+            ? try await movesFunnel(visit, principal, on: connection) : false
+        if movesFunnel {
             // In the command's transaction (see `submit`): a refused store below rolls these back.
             for line in Set(draft.productIDs.compactMap { catalogue[$0]?.line }).sorted() {
                 try await moveStage(customer: visit.customerID, line: line, to: record.stageReached, by: principal, at: now,
@@ -185,7 +198,7 @@ extension VisitsService {
             $0.productIds = record.productIds
             $0.objectionType = record.objectionType.name
             $0.intent = String(describing: record.intent)
-            $0.stageReached = Self.stageName(record.stageReached)
+            $0.stageReached = movesFunnel ? Self.stageName(record.stageReached) : ""
             $0.countsTowardPlan = !visit.outOfRange
             $0.checkedInAt = visit.checkedInAt
         }), "visit:\(visit.id)")]
@@ -292,7 +305,7 @@ extension VisitsService {
         }
         let principal = try Principal.required()
         let list = try await visits.list(
-            visibleTo: principal, rep: try Input.text(request.repID, field: "rep_id"),
+            visibleTo: try await scope(of: principal), rep: try Input.text(request.repID, field: "rep_id"),
             customer: try Input.text(request.customerID, field: "customer_id"),
             status: request.status == .unspecified ? "" : request.status.name, window: try TimeWindow(request.range), page: page)
         let finished = page.finish(list) { $0.id }
@@ -309,17 +322,24 @@ extension VisitsService {
         return .with { $0.visitID = visit.id; $0.valid = expected == visit.watermark }
     }
 
-    /// SPEC §2.9: own records; a manager their team; a director their region; admin all.
+    /// SPEC §8.2: own records; a manager their whole team; a director their region; executive and admin all.
     private func mayView(_ visit: Fieldwork_V1_Visit, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
         try await mayView(person: visit.repID, principal, on: connection)
     }
 
     /// Whether `principal` may see what belongs to `personID` (records, plans).
     func mayView(person personID: String, _ principal: Principal, on connection: PostgresConnection) async throws -> Bool {
-        if principal.has(.admin) || personID == principal.personID { return true }
-        guard principal.hasAny([.manager, .director]), let person = try await directory.person(personID, on: connection)?.0 else { return false }
-        return (principal.has(.manager) && person.supervisorID == principal.personID)
-            || (principal.has(.director) && !principal.region.isEmpty && person.region == principal.region)
+        if personID == principal.personID { return true }
+        return try await scope(of: principal, on: connection).includes(personID)
+    }
+
+    /// The people whose visit records and plans `principal` may see (SPEC §8.2).
+    func scope(of principal: Principal) async throws -> Scope {
+        try await Scope.of(principal, reach: Scope.reach(of: principal), directory: .people, on: environment.postgres, logger: environment.logger)
+    }
+
+    func scope(of principal: Principal, on connection: PostgresConnection) async throws -> Scope {
+        try await Scope.of(principal, reach: Scope.reach(of: principal), directory: .people, on: connection, logger: environment.logger)
     }
 
     private func visitUUID(_ text: String, field: String) throws -> UUID {

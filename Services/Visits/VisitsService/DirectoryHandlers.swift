@@ -29,9 +29,10 @@ extension VisitsService {
 
     func getPerson(_ request: Fieldwork_V1_GetPersonRequest) async throws -> Fieldwork_V1_Person {
         let id = try Input.text(request.id, field: "id", required: true)
+        let view = try await DirectoryView(try Principal.required(), in: self)
         return try await environment.postgres.withConnection { connection in
             guard let stored = try await directory.person(id, on: connection) else { throw DomainError.notFound(entity: "person", id: id) }
-            return DirectoryStore.proto(stored.0, active: stored.active, updatedAt: stored.updatedAt)
+            return view.person(DirectoryStore.proto(stored.0, active: stored.active, updatedAt: stored.updatedAt))
         }
     }
 
@@ -40,8 +41,9 @@ extension VisitsService {
         let people = try await directory.listPeople(
             department: try Input.text(request.department, field: "department"), region: try Input.text(request.region, field: "region"),
             role: try Input.text(request.role, field: "role"), page: page)
+        let view = try await DirectoryView(try Principal.required(), in: self)
         let finished = page.finish(people) { $0.id }
-        return .with { $0.people = finished.rows; $0.page = finished.page }
+        return .with { $0.people = finished.rows.map(view.person); $0.page = finished.page }
     }
 
     func upsertDepartment(_ request: Fieldwork_V1_UpsertDepartmentRequest) async throws -> Fieldwork_V1_Department {
@@ -93,19 +95,22 @@ extension VisitsService {
 
     func getCustomer(_ request: Fieldwork_V1_GetCustomerRequest) async throws -> Fieldwork_V1_Customer {
         let id = try Input.text(request.id, field: "id", required: true)
+        let view = try await DirectoryView(try Principal.required(), in: self)
         return try await environment.postgres.withConnection { connection in
             guard let stored = try await directory.customer(id, on: connection) else { throw DomainError.notFound(entity: "customer", id: id) }
-            return DirectoryStore.proto(stored.0, updatedAt: stored.updatedAt)
+            guard view.sees(stored.0) else { throw DomainError.permissionDenied("customer \(id) is outside your region") }
+            return view.customer(DirectoryStore.proto(stored.0, updatedAt: stored.updatedAt))
         }
     }
 
     func listCustomers(_ request: Fieldwork_V1_ListCustomersRequest) async throws -> Fieldwork_V1_ListCustomersResponse {
         let page = try Page(request.page)
+        let view = try await DirectoryView(try Principal.required(), in: self)
         let customers = try await directory.listCustomers(
             region: try Input.text(request.region, field: "region"), owner: try Input.text(request.ownerRepID, field: "owner_rep_id"),
-            grade: try Input.text(request.grade, field: "grade"), page: page)
+            grade: try Input.text(request.grade, field: "grade"), visible: view.customerFilter, page: page)
         let finished = page.finish(customers) { $0.id }
-        return .with { $0.customers = finished.rows; $0.page = finished.page }
+        return .with { $0.customers = finished.rows.map(view.customer); $0.page = finished.page }
     }
 
     func upsertProduct(_ request: Fieldwork_V1_UpsertProductRequest) async throws -> Fieldwork_V1_Product {

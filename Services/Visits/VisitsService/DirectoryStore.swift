@@ -220,12 +220,21 @@ struct DirectoryStore: Sendable {
         }
     }
 
-    func listCustomers(region: String, owner: String, grade: String, page: Page) async throws -> [Fieldwork_V1_Customer] {
+    /// The customers a caller may list (`DirectoryView`): all, or those of a
+    /// region (none when the region is empty) and those the listed people own.
+    struct CustomerFilter {
+        var everyone: Bool
+        var region: String
+        var owners: [String]
+    }
+
+    func listCustomers(region: String, owner: String, grade: String, visible: CustomerFilter, page: Page) async throws -> [Fieldwork_V1_Customer] {
         let rows = try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.customerSelect) FROM customers
             WHERE id > \(page.after) AND (\(region) = '' OR region = \(region))
               AND (\(owner) = '' OR owner_rep_id = \(owner)) AND (\(grade) = '' OR grade = \(grade))
+              AND (\(visible.everyone) OR (\(visible.region) <> '' AND region = \(visible.region)) OR owner_rep_id = ANY (\(visible.owners)))
             ORDER BY id LIMIT \(page.limit)
             """, logger: logger)
         var customers: [Fieldwork_V1_Customer] = []

@@ -35,10 +35,12 @@ extension VisitsService {
             guard let customer = try await directory.customer(customerID, on: connection)?.0 else {
                 throw DomainError.notFound(entity: "customer", id: customerID)
             }
-            let ownerSupervisor = try await directory.person(customer.ownerRepID, on: connection)?.0.supervisorID
-            guard principal.hasAny([.admin, .director]) || customer.ownerRepID == principal.personID
-                    || (principal.has(.manager) && ownerSupervisor == principal.personID) else {
-                throw DomainError.permissionDenied("only \(customer.name)'s rep, their manager, a director or admin move its funnel")
+            // SPEC §8.3: the owner's manager chain, the region's director, admin. Reps move it by visiting.
+            let directsRegion = principal.has(.director) && !principal.region.isEmpty && customer.region == principal.region
+            let scope = try await scope(of: principal, on: connection)
+            let managesOwner = principal.has(.manager) && customer.ownerRepID != principal.personID && scope.includes(customer.ownerRepID)
+            guard principal.has(.admin) || directsRegion || managesOwner else {
+                throw DomainError.permissionDenied("only \(customer.name)'s owner's managers, the region's director or admin set its stage")
             }
             try await requireProductLine(line, on: connection)
             try await moveStage(customer: customerID, line: line, to: request.stage, by: principal, at: now, requestID: request.requestID, onlyForward: false, on: connection)

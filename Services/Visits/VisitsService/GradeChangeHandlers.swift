@@ -20,9 +20,12 @@ extension VisitsService {
             guard let customer = try await directory.customer(customerID, on: connection, forUpdate: true)?.0 else {
                 throw DomainError.notFound(entity: "customer", id: customerID)
             }
-            // A rep proposes for the customers they own; managers and admins for any they may see.
-            if !principal.hasAny([.admin, .manager, .director]) && customer.ownerRepID != principal.personID {
-                throw DomainError.permissionDenied("only \(customer.name)'s owning rep proposes its grade")
+            // SPEC §8.3: the owning rep, the owner's manager chain, the region's director, admin.
+            let directsRegion = principal.has(.director) && !principal.region.isEmpty && customer.region == principal.region
+            let scope = try await scope(of: principal, on: connection)
+            let ownerInScope = principal.has(.manager) && scope.includes(customer.ownerRepID)
+            guard principal.has(.admin) || customer.ownerRepID == principal.personID || directsRegion || ownerInScope else {
+                throw DomainError.permissionDenied("only \(customer.name)'s owning rep, their managers, the region's director or admin propose its grade")
             }
             guard customer.grade != toGrade else {
                 throw DomainError.failedPrecondition("\(customer.name) is already grade \(toGrade)")
@@ -115,15 +118,15 @@ extension VisitsService {
         }
         let after = try page.idKey()
         let customer = try Input.text(request.customerID, field: "customer_id")
-        // Visible: own proposals; a supervisor's team's; a director's region's; admin all.
+        // Visible: the proposals of people in the caller's scope, and those the caller decides (direct reports').
+        let scope = try await scope(of: principal)
         let rows = try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.gradeColumns.split(separator: ",").map { "g." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
             FROM grade_changes g LEFT JOIN people p ON p.id = g.proposed_by
             WHERE (\(after)::uuid IS NULL OR g.id > \(after)) AND g.proposed_at >= \(window.from) AND g.proposed_at < \(window.to)
               AND (\(customer) = '' OR g.customer_id = \(customer)) AND (\(status) = '' OR g.status = \(status))
-              AND (\(principal.has(.admin)) OR g.proposed_by = \(principal.personID) OR p.supervisor_id = \(principal.personID)
-                   OR (\(principal.has(.director)) AND p.region = \(principal.region)))
+              AND (\(scope.everyone) OR g.proposed_by = ANY (\(scope.people)) OR p.supervisor_id = \(principal.personID))
             ORDER BY g.id LIMIT \(page.limit)
             """, logger: environment.logger)
         var changes: [Fieldwork_V1_GradeChange] = []

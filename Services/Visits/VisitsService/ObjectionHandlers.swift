@@ -11,9 +11,11 @@ extension VisitsService {
         let now = environment.clock.now()
         var window = try TimeWindow(request.range)
         if !request.hasRange { window = TimeWindow(from: now.addingTimeInterval(-7 * 86400), to: now.addingTimeInterval(1)) }
+        // SPEC §8.3: counted over the visits the caller may read, so the example notes are theirs to read too.
+        let scope = try await scope(of: try Principal.required())
         let top = try await environment.postgres.withConnection { connection in
             try await objectionCounts(
-                window: window, region: try Input.text(request.region, field: "region", max: 32),
+                scope: scope, window: window, region: try Input.text(request.region, field: "region", max: 32),
                 product: try Input.text(request.productID, field: "product_id", max: 32),
                 department: try Input.text(request.department, field: "department", max: 32), on: connection)
         }
@@ -24,7 +26,7 @@ extension VisitsService {
     /// up to three different example notes, the most recently heard first (ties by
     /// text, so the same visits always give the same examples).
     func objectionCounts(
-        window: TimeWindow, region: String, product: String, department: String, on connection: PostgresConnection
+        scope: Scope, window: TimeWindow, region: String, product: String, department: String, on connection: PostgresConnection
     ) async throws -> [Fieldwork_V1_ObjectionCount] {
         let rows = try await connection.query(
             """
@@ -32,6 +34,7 @@ extension VisitsService {
                 SELECT v.objection_type AS type, v.checked_out_at AS at, v.record->>'objectionNote' AS note
                 FROM visits v JOIN customers c ON c.id = v.customer_id
                 WHERE v.status = 'SUBMITTED' AND v.objection_type <> ''
+                  AND (\(scope.everyone) OR v.rep_id = ANY (\(scope.people)))
                   AND v.checked_out_at >= \(window.from) AND v.checked_out_at < \(window.to)
                   AND (\(region) = '' OR c.region = \(region))
                   AND (\(product) = '' OR \(product) = ANY (v.product_ids))
@@ -68,7 +71,8 @@ extension VisitsService {
                 "INSERT INTO objection_digests (week, published_at) VALUES (\(week.description)::date, \(asOf)) ON CONFLICT DO NOTHING RETURNING week",
                 logger: environment.logger) { fresh = true }
             guard fresh else { return JobOutcome(items: 0, summary: "digest for the week of \(week) was already published") }
-            let top = try await objectionCounts(window: TimeWindow(from: from, to: to), region: "", product: "", department: "", on: connection)
+            let top = try await objectionCounts(
+                scope: Scope(everyone: true, people: []), window: TimeWindow(from: from, to: to), region: "", product: "", department: "", on: connection)
             try await environment.publish(.objectionDigest(.with {
                 $0.windowFrom = .init(from)
                 $0.windowTo = .init(to)

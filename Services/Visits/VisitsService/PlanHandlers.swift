@@ -23,11 +23,14 @@ extension VisitsService {
             try await requireActsFor(rep, principal, on: connection)
             let today = environment.calendar.day(of: now)
             guard day >= today else { throw DomainError.failedPrecondition("\(day) is in the past") }
-            let before = try await planItems(rep: rep, day: day, on: connection)
-            // Entered the day before or in the morning; once the day started, an existing plan stays as it is.
-            if day == today && !before.isEmpty {
-                throw DomainError.failedPrecondition("\(rep)'s plan for \(day) is fixed: the day has started")
+            // Entered the day before or early in the morning: a plan written once the
+            // visits are done would only list the customers already seen.
+            let cutoff = environment.calendar.instant(day, hour: planCutoff.hour, minute: planCutoff.minute)
+            guard now < cutoff else {
+                throw DomainError.failedPrecondition(
+                    "\(rep)'s plan for \(day) is fixed: plans are set by \(String(format: "%02d:%02d", planCutoff.hour, planCutoff.minute)) that day")
             }
+            let before = try await planItems(rep: rep, day: day, on: connection)
             for (customer, _) in items where try await directory.customer(customer, on: connection) == nil {
                 throw DomainError.invalidArgument(field: "visits.customer_id", message: "customer '\(customer)' not found")
             }
@@ -86,15 +89,14 @@ extension VisitsService {
                 reps = [rep]
             case .team:
                 let supervisor = subject.isEmpty ? principal.personID : subject
-                let supervisorRegion = try await directory.person(supervisor, on: connection)?.0.region
-                guard principal.has(.admin) || supervisor == principal.personID
-                        || (principal.has(.director) && supervisorRegion == principal.region) else {
+                // A team is seen by whoever sees its supervisor: the supervisor, their chain, their director.
+                guard try await mayView(person: supervisor, principal, on: connection) else {
                     throw DomainError.permissionDenied("only the team's supervisor, their director or admin see this team")
                 }
                 reps = try await people(where: "supervisor_id", equals: supervisor, on: connection)
             case .region:
                 guard !subject.isEmpty else { throw DomainError.invalidArgument(field: "subject", message: "name the region") }
-                guard principal.has(.admin) || (principal.hasAny([.director, .ops]) && principal.region == subject) else {
+                guard principal.hasAny([.admin, .executive]) || (principal.hasAny([.director, .ops]) && principal.region == subject) else {
                     throw DomainError.permissionDenied("only the region's director, its operations staff or admin see region \(subject)")
                 }
                 reps = try await people(where: "region", equals: subject, on: connection)
@@ -104,7 +106,10 @@ extension VisitsService {
             let rows = try await completion(reps: reps, day: day, on: connection)
             let planned = rows.reduce(0) { $0 + $1.planned }
             let valid = rows.reduce(0) { $0 + $1.valid }
+            let withPlan = Set(rows.map(\.rep))
+            let noPlan = try await planners(among: reps, on: connection).filter { !withPlan.contains($0) }
             return .with {
+                $0.noPlanRepIds = noPlan
                 $0.reps = rows.map { row in
                     .with { $0.repID = row.rep; $0.planned = Int32(row.planned); $0.valid = Int32(row.valid); $0.rate = Self.rate(row.valid, row.planned) }
                 }
@@ -116,6 +121,16 @@ extension VisitsService {
     }
 
     static func rate(_ valid: Int, _ planned: Int) -> Double { planned == 0 ? 0 : Double(valid) / Double(planned) }
+
+    /// Those of `people` who plan their days (reps, academic specialists, key-account managers), in id order.
+    private func planners(among people: [String], on connection: PostgresConnection) async throws -> [String] {
+        var ids: [String] = []
+        for try await id in try await connection.query(
+            "SELECT id FROM people WHERE id = ANY (\(people)) AND active AND roles && ARRAY['rep', 'academic', 'kam'] ORDER BY id",
+            logger: environment.logger
+        ).decode(String.self) { ids.append(id) }
+        return ids
+    }
 
     /// Per rep with a plan that day: closed days report the counts published at
     /// the check time; open days are computed now.

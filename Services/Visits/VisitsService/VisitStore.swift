@@ -155,22 +155,20 @@ struct VisitStore: Sendable {
         return stored
     }
 
-    /// Visits the principal may see (SPEC §2.9): own; a manager's team; a director's region; admin all.
+    /// Visits of the people in `scope` (SPEC §8.2).
     func list(
-        visibleTo principal: Principal, rep: String, customer: String, status: String, window: TimeWindow, page: Page
+        visibleTo scope: Scope, rep: String, customer: String, status: String, window: TimeWindow, page: Page
     ) async throws -> [Fieldwork_V1_Visit] {
         let afterID = try page.idKey()
         let rows = try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.qualifiedColumns)
-            FROM visits v JOIN people p ON p.id = v.rep_id
+            FROM visits v
             WHERE (\(afterID)::uuid IS NULL OR v.id > \(afterID))
               AND v.checked_in_at >= \(window.from) AND v.checked_in_at < \(window.to)
               AND (\(rep) = '' OR v.rep_id = \(rep)) AND (\(customer) = '' OR v.customer_id = \(customer))
               AND (\(status) = '' OR v.status = \(status))
-              AND (\(principal.has(.admin)) OR v.rep_id = \(principal.personID)
-                   OR (\(principal.has(.manager)) AND p.supervisor_id = \(principal.personID))
-                   OR (\(principal.has(.director)) AND p.region = \(principal.region)))
+              AND (\(scope.everyone) OR v.rep_id = ANY (\(scope.people)))
             ORDER BY v.id LIMIT \(page.limit)
             """, logger: logger)
         var visits: [Fieldwork_V1_Visit] = []

@@ -9,7 +9,7 @@ import Foundation
 /// spine consumable, 1 clear trial intent".
 extension VisitsService {
     func visitSummary(_ request: Fieldwork_V1_VisitSummaryRequest) async throws -> Fieldwork_V1_VisitSummaryResponse {
-        let principal = try Principal.required()
+        let scope = try await scope(of: try Principal.required())
         let page = try Page(request.page)
         let rep = try Input.text(request.repID, field: "rep_id")
         var window = try TimeWindow(request.range)
@@ -22,12 +22,10 @@ extension VisitsService {
         let rows = try await environment.postgres.query(
             """
             SELECT v.rep_id, v.customer_id, v.product_ids, v.objection_type, coalesce(v.record->>'intent', '')
-            FROM visits v JOIN people p ON p.id = v.rep_id
+            FROM visits v
             WHERE v.status = 'SUBMITTED' AND v.checked_in_at >= \(window.from) AND v.checked_in_at < \(window.to)
               AND (\(rep) = '' OR v.rep_id = \(rep))
-              AND (\(principal.has(.admin)) OR v.rep_id = \(principal.personID)
-                   OR (\(principal.has(.manager)) AND p.supervisor_id = \(principal.personID))
-                   OR (\(principal.has(.director)) AND p.region = \(principal.region)))
+              AND (\(scope.everyone) OR v.rep_id = ANY (\(scope.people)))
               AND v.rep_id || '|' || v.customer_id > \(page.after)
             ORDER BY v.rep_id, v.customer_id
             """, logger: environment.logger)

@@ -15,26 +15,11 @@ public enum VisitsBlueprint {
                     help: "initial check-in code keys 'kid=secret,…' (first = signing key); later keys come from RotateCheckinKey", secret: true),
             Setting("WATERMARK_KEY", default: nil, help: "HMAC key of the GPS watermark on visit records", secret: true),
             Setting("PLAN_CHECK_TIME", default: "18:00", help: "local time the plan-day-close job closes each rep's day"),
+            Setting("PLAN_CUTOFF", default: "09:30", help: "local time after which a day's plan can no longer be created or changed (24:00: none)"),
             Setting("OBJECTION_DIGEST_TIME", default: "08:00", help: "local time on Mondays the objection digest goes to marketing"),
         ],
         migrations: VisitsMigrations.all,
-        access: [
-            "UpsertPerson": [.admin], "UpsertDepartment": [.admin], "UpsertCustomer": [.admin], "UpsertProduct": [.admin],
-            "ImportCsv": [.admin], "ExportCsv": [.admin],
-            "IssueCheckinCode": [.admin, .manager],
-            "RotateCheckinKey": [.admin],
-            "CheckIn": [.rep, .academic, .kam, .manager],
-            "CheckOut": [.rep, .academic, .kam, .manager],
-            "UpdateVisitDraft": [.rep, .academic, .kam, .manager],
-            "SubmitVisit": [.rep, .academic, .kam, .manager],
-            "AmendVisit": [.rep, .academic, .kam, .manager],
-            "SetStage": [.rep, .kam, .manager, .director, .admin],
-            "VerifyWatermark": [.admin, .manager, .director, .ops],
-            "SetDailyPlan": [.rep, .academic, .kam, .manager, .admin],
-            "ProposeGradeChange": [.rep, .kam, .manager, .director, .admin],
-            "ConfirmGradeChange": [.manager, .director, .admin],
-            "RejectGradeChange": [.manager, .director, .admin],
-        ],
+        access: VisitsService.access,
         makeService: { environment in
             let service = try VisitsService(environment: environment)
             let check = try clockTime(environment.configuration, "PLAN_CHECK_TIME")
@@ -50,10 +35,10 @@ public enum VisitsBlueprint {
     )
 }
 
-/// "HH:MM" from a setting.
-private func clockTime(_ configuration: ServiceConfiguration, _ name: String) throws -> (hour: Int, minute: Int) {
+/// "HH:MM" from a setting; with `endOfDay`, "24:00" too (midnight at the day's end).
+private func clockTime(_ configuration: ServiceConfiguration, _ name: String, endOfDay: Bool = false) throws -> (hour: Int, minute: Int) {
     let parts = configuration.string(name).split(separator: ":").compactMap { Int($0) }
-    guard parts.count == 2, (0..<24).contains(parts[0]), (0..<60).contains(parts[1]) else {
+    guard parts.count == 2, (0..<24).contains(parts[0]) && (0..<60).contains(parts[1]) || (endOfDay && parts == [24, 0]) else {
         throw ConfigurationError(description: "\(configuration.prefix)\(name) must be HH:MM, got '\(configuration.string(name))'")
     }
     return (parts[0], parts[1])
@@ -68,15 +53,59 @@ struct VisitsService: RegistrableRPCService {
     let directory: DirectoryStore
     let visits: VisitStore
     let keyring: CheckinKeyring
+    /// SPEC §8.3: a day's plan is set by this local time that day, or not at all.
+    let planCutoff: (hour: Int, minute: Int)
 
     init(environment: ServiceEnvironment) throws {
         self.environment = environment
+        planCutoff = try clockTime(environment.configuration, "PLAN_CUTOFF", endOfDay: true)
         directory = DirectoryStore(environment: environment)
         keyring = try CheckinKeyring(environment: environment)
         visits = VisitStore(
             environment: environment, directory: directory,
             watermark: try Watermark(secret: environment.configuration.string("WATERMARK_KEY")))
     }
+
+    /// Who may call each RPC (SPEC §8); `registerMethods` below serves them.
+    static let access: [MethodDescriptor: AccessRule] = [
+        Method.UpsertPerson.descriptor: .admin,
+        Method.GetPerson.descriptor: .people(objects: "phone and WeCom id: self, supervisor chain, department head, admin"),
+        Method.ListPeople.descriptor: .people(objects: "as GetPerson"),
+        Method.UpsertDepartment.descriptor: .admin,
+        Method.ListDepartments.descriptor: .people(objects: ""),
+        Method.UpsertCustomer.descriptor: .admin,
+        Method.GetCustomer.descriptor: .people(objects: "contacts: owner's chain, region's director, admin; fence: ops, admin"),
+        Method.ListCustomers.descriptor: .people(objects: "as GetCustomer"),
+        Method.UpsertProduct.descriptor: .admin,
+        Method.ListProducts.descriptor: .people(objects: ""),
+        Method.ImportCsv.descriptor: .admin,
+        Method.ExportCsv.descriptor: .admin,
+        Method.IssueCheckinCode.descriptor: .only(.manager, .admin),
+        Method.RotateCheckinKey.descriptor: .admin,
+        Method.CheckIn.descriptor: .only(.rep, .academic, .kam, .manager),
+        Method.CheckOut.descriptor: .only(.rep, .academic, .kam, .manager, objects: "the visiting rep"),
+        Method.VerifyWatermark.descriptor: .only(.manager, .director, .ops, .executive, .admin),
+        Method.GetVisit.descriptor: .people(objects: "own; team; region; executive and admin all"),
+        Method.ListVisits.descriptor: .people(objects: "as GetVisit, others' left out"),
+        Method.UpdateVisitDraft.descriptor: .only(.rep, .academic, .kam, .manager, objects: "the visiting rep"),
+        Method.SubmitVisit.descriptor: .only(.rep, .academic, .kam, .manager, objects: "the visiting rep; the stage moves the funnel only from a valid visit by the owner"),
+        Method.AmendVisit.descriptor: .only(.rep, .academic, .kam, .manager, objects: "the visiting rep"),
+        Method.VisitSummary.descriptor: .people(objects: "as GetVisit"),
+        Method.SetDailyPlan.descriptor: .only(.rep, .academic, .kam, .manager, .admin, objects: "own; the rep's supervisor; admin; until PLAN_CUTOFF that day"),
+        Method.GetDailyPlan.descriptor: .people(objects: "as GetVisit"),
+        Method.PlanCompletion.descriptor: .people(objects: "as GetVisit"),
+        Method.ProposeGradeChange.descriptor: .only(.rep, .kam, .manager, .director, .admin, objects: "the owning rep, the owner's manager chain, the region's director, admin"),
+        Method.ConfirmGradeChange.descriptor: .only(.manager, .director, .admin, objects: "the proposer's supervisor, or admin"),
+        Method.RejectGradeChange.descriptor: .only(.manager, .director, .admin, objects: "as ConfirmGradeChange"),
+        Method.ListGradeChanges.descriptor: .people(objects: "proposals by people the caller may see, and those the caller decides"),
+        Method.TopObjections.descriptor: .people(objects: "counted over the visits the caller may read"),
+        Method.SetStage.descriptor: .only(.manager, .director, .admin, objects: "the owner's manager chain, the region's director, admin"),
+        Method.GetFunnel.descriptor: .people(objects: ""),
+        Method.FunnelReport.descriptor: .people(objects: ""),
+        Method.Deliver.descriptor: .service,
+        Method.RunJob.descriptor: .admin,
+        Method.ListAudit.descriptor: .only(.manager, .director, .deptHead, .executive, .admin, objects: "an entry when its entity is visible"),
+    ]
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.unary(Method.UpsertPerson.descriptor) { try await upsertPerson($0) }

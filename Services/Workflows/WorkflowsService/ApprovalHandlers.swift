@@ -165,7 +165,7 @@ extension WorkflowsService {
             guard let current else { throw DomainError.notFound(entity: "approval", id: request.approvalID) }
             let approval = try await approval(id, on: connection)
             guard approval.steps.contains(where: { $0.approverID == principal.personID }) || principal.personID == current.submitter
-                || principal.hasAny([.admin, .director]) else {
+                || principal.hasAny([.admin, .director, .executive]) else {
                 throw DomainError.notFound(entity: "approval", id: request.approvalID)
             }
             guard current.status == "PENDING" else {
@@ -229,7 +229,7 @@ extension WorkflowsService {
         case .rejected: "REJECTED"
         default: ""
         }
-        let everyone = principal.hasAny([.admin, .director])
+        let everyone = principal.hasAny([.admin, .director, .executive])
         let approvals = try await environment.postgres.withConnection { connection in
             var ids: [UUID] = []
             for try await id in try await connection.query(
@@ -251,7 +251,7 @@ extension WorkflowsService {
     }
 
     private static func mayView(_ approval: Fieldwork_V1_Approval, _ principal: Principal) -> Bool {
-        principal.hasAny([.admin, .director]) || approval.submitterID == principal.personID
+        principal.hasAny([.admin, .director, .executive]) || approval.submitterID == principal.personID
             || approval.steps.contains { $0.approverID == principal.personID }
     }
 

@@ -240,7 +240,7 @@ struct CardStore: Sendable {
 
         /// As the read RPCs: the department, the requesting rep, directors and admins.
         func mayView(_ principal: Principal) -> Bool {
-            mayAct(principal) || principal.personID == requesterID || principal.has(.director)
+            mayAct(principal) || principal.personID == requesterID || principal.hasAny([.director, .executive])
         }
     }
 
@@ -387,7 +387,7 @@ struct CardStore: Sendable {
               AND (\(requestID)::uuid IS NULL OR c.request_id = \(requestID))
               AND (\(cardKey) = '' OR c.id = \(UUID(uuidString: cardKey)) OR c.number = \(cardKey))
               AND (NOT \(escalatedOnly) OR c.escalation_level > 0)
-              AND (\(principal.hasAny([.admin, .director])) OR c.department = \(principal.department)
+              AND (\(principal.hasAny([.admin, .director, .executive])) OR c.department = \(principal.department)
                    OR r.requester_id = \(principal.personID))
             ORDER BY c.number LIMIT \(page.limit)
             """, logger: logger)
@@ -408,7 +408,7 @@ struct CardStore: Sendable {
             WHERE (\(afterID)::uuid IS NULL OR r.id > \(afterID)) AND (\(id)::uuid IS NULL OR r.id = \(id))
               AND r.created_at >= \(window.from) AND r.created_at < \(window.to)
               AND (\(requester) = '' OR r.requester_id = \(requester)) AND (\(status) = '' OR r.status = \(status))
-              AND (\(principal.hasAny([.admin, .director])) OR r.requester_id = \(principal.personID)
+              AND (\(principal.hasAny([.admin, .director, .executive])) OR r.requester_id = \(principal.personID)
                    OR EXISTS (SELECT 1 FROM cards c WHERE c.request_id = r.id AND c.department = \(principal.department)))
             ORDER BY r.id LIMIT \(page.limit)
             """, logger: logger)
@@ -436,7 +436,7 @@ struct CardStore: Sendable {
             """
             SELECT \(unescaped: Self.cardColumns) FROM cards c JOIN requests r ON r.id = c.request_id
             WHERE c.request_id = ANY (\(ids))
-              AND (\(principal.hasAny([.admin, .director])) OR c.department = \(principal.department)
+              AND (\(principal.hasAny([.admin, .director, .executive])) OR c.department = \(principal.department)
                    OR r.requester_id = \(principal.personID))
             ORDER BY c.number
             """, logger: logger)

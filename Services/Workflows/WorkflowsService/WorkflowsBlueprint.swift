@@ -18,12 +18,7 @@ public enum WorkflowsBlueprint {
             Setting("ATTACHMENT_MAX_BYTES", default: String(AttachmentPolicy.defaultMaxBytes), help: "largest attachment accepted, in bytes"),
         ],
         migrations: WorkflowsMigrations.all,
-        access: [
-            "UpsertTemplate": [.admin],
-            "UpsertApprovalChain": [.admin],
-            "CreateRequest": [.rep, .academic, .kam, .manager, .director, .ops, .admin],
-            "SubmitForApproval": [.rep, .academic, .kam, .manager, .director, .ops, .admin],
-        ],
+        access: WorkflowsService.access,
         makeService: { environment in
             let service = try WorkflowsService(environment: environment)
             let interval = try environment.configuration.positiveInt("ESCALATION_INTERVAL_SECONDS")
@@ -52,6 +47,36 @@ struct WorkflowsService: RegistrableRPCService {
         escalationBatch = try environment.configuration.positiveInt("ESCALATION_BATCH")
         attachmentPolicy = AttachmentPolicy(maxBytes: try environment.configuration.positiveInt("ATTACHMENT_MAX_BYTES"))
     }
+
+    /// Who may call each RPC (SPEC §8); `registerMethods` below serves them.
+    static let access: [MethodDescriptor: AccessRule] = [
+        Method.UpsertTemplate.descriptor: .admin,
+        Method.ListTemplates.descriptor: .people(objects: ""),
+        Method.CreateRequest.descriptor: .only(.rep, .academic, .kam, .manager, .director, .ops, .admin),
+        Method.GetRequest.descriptor: .people(objects: "the requester, its cards' departments, directors, executive, admin"),
+        Method.ListRequests.descriptor: .people(objects: "as GetRequest"),
+        Method.GetCard.descriptor: .people(objects: "its department, the requester, directors, executive, admin; others NOT_FOUND"),
+        Method.ListCards.descriptor: .people(objects: "as GetCard"),
+        Method.AcknowledgeCard.descriptor: .writers(objects: "its department's members, admin"),
+        Method.AddNote.descriptor: .writers(objects: "its department's members, the requester, admin"),
+        Method.AssignCard.descriptor: .writers(objects: "as AcknowledgeCard"),
+        Method.SetCardStatus.descriptor: .writers(objects: "as AcknowledgeCard"),
+        Method.CardTimeline.descriptor: .people(objects: "as GetCard"),
+        Method.UploadAttachment.descriptor: .writers(objects: "as AddNote"),
+        Method.DownloadAttachment.descriptor: .people(objects: "as GetCard"),
+        Method.ListAttachments.descriptor: .people(objects: "as GetCard"),
+        Method.ResponseMetrics.descriptor: .people(objects: ""),
+        Method.UpsertApprovalChain.descriptor: .admin,
+        Method.ListApprovalChains.descriptor: .people(objects: ""),
+        Method.SubmitForApproval.descriptor: .only(.rep, .academic, .kam, .manager, .director, .ops, .admin),
+        Method.Approve.descriptor: .writers(objects: "the approver named for the current step"),
+        Method.Reject.descriptor: .writers(objects: "as Approve"),
+        Method.GetApproval.descriptor: .people(objects: "the submitter, its approvers, directors, executive, admin"),
+        Method.ListApprovals.descriptor: .people(objects: "as GetApproval"),
+        Method.Deliver.descriptor: .service,
+        Method.RunJob.descriptor: .admin,
+        Method.ListAudit.descriptor: .only(.manager, .director, .deptHead, .executive, .admin, objects: "a card's, request's or approval's entries as the thing itself; templates, chains open; others' actions: admin"),
+    ]
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.unary(Method.UpsertTemplate.descriptor) { try await upsertTemplate($0) }
@@ -89,6 +114,6 @@ struct WorkflowsService: RegistrableRPCService {
             }
         }
         router.unary(Method.RunJob.descriptor) { try await environment.runJob($0) }
-        router.unary(Method.ListAudit.descriptor) { try await environment.listAudit($0) }
+        router.unary(Method.ListAudit.descriptor) { try await listAudit($0) }
     }
 }

@@ -1410,6 +1410,10 @@ public nonisolated struct Fieldwork_V1_PlanCompletionResponse: Sendable {
 
   public var reps: [Fieldwork_V1_PlanCompletionRow] = []
 
+  /// Reps, academic specialists and key-account managers in the scope who had no
+  /// plan that day: counted apart, never as 100 % (SPEC §8.3).
+  public var noPlanRepIds: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3824,7 +3828,7 @@ nonisolated extension Fieldwork_V1_PlanCompletionRow: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fieldwork_V1_PlanCompletionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlanCompletionResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}planned\0\u{1}valid\0\u{1}rate\0\u{1}reps\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}planned\0\u{1}valid\0\u{1}rate\0\u{1}reps\0\u{3}no_plan_rep_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3836,6 +3840,7 @@ nonisolated extension Fieldwork_V1_PlanCompletionResponse: SwiftProtobuf.Message
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.valid) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.rate) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.reps) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.noPlanRepIds) }()
       default: break
       }
     }
@@ -3854,6 +3859,9 @@ nonisolated extension Fieldwork_V1_PlanCompletionResponse: SwiftProtobuf.Message
     if !self.reps.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.reps, fieldNumber: 4)
     }
+    if !self.noPlanRepIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.noPlanRepIds, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3862,6 +3870,7 @@ nonisolated extension Fieldwork_V1_PlanCompletionResponse: SwiftProtobuf.Message
     if lhs.valid != rhs.valid {return false}
     if lhs.rate != rhs.rate {return false}
     if lhs.reps != rhs.reps {return false}
+    if lhs.noPlanRepIds != rhs.noPlanRepIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
