@@ -228,8 +228,11 @@ def service_rules(svc, overlay, by, configmaps, secrets, clusters, services, pol
         check(grpc.get("port") == probe_port and grpc.get("service", GRPC[svc]) in ("", GRPC[svc]),
               f"{name}: {probe} must be a native gRPC probe on {probe_port}")
     env_names = [e["name"] for e in main.get("env", [])]
+    # FIELDWORK_ENV is the one setting every service reads unprefixed (dev or not).
     for key in list(config) + env_names:
-        check(key.startswith(prefix), f"{name}: setting {key} lacks the prefix {prefix}")
+        check(key.startswith(prefix) or key == "FIELDWORK_ENV", f"{name}: setting {key} lacks the prefix {prefix}")
+    check(config.get("FIELDWORK_ENV") == ("dev" if overlay == "dev" else "prod"),
+          f"{name}: FIELDWORK_ENV must be {'dev' if overlay == 'dev' else 'prod'} in overlays/{overlay}")
     check(config.get(prefix + "HOST") == "0.0.0.0", f"{name}: {prefix}HOST must be 0.0.0.0")
     check(config.get(prefix + "PORT") == str(port) and config.get(prefix + "METRICS_PORT") == str(METRICS[svc]),
           f"{name}: PORT/METRICS_PORT in the ConfigMap must match the container ports")
@@ -375,7 +378,7 @@ def compose(path):
         check(test[1:] == ["/usr/local/bin/fieldctl", "health", "--service", svc, f"--{svc}", f"127.0.0.1:{port}", "--strict"],
               f"{svc}: healthcheck must be fieldctl health --service {svc} --{svc} 127.0.0.1:{port} --strict")
         for key in env:
-            check(key.startswith(prefix), f"{svc}: {key} lacks the prefix {prefix}")
+            check(key.startswith(prefix) or key == "FIELDWORK_ENV", f"{svc}: {key} lacks the prefix {prefix}")
         check(env.get(prefix + "HOST") == "0.0.0.0" and env.get(prefix + "PORT") == str(port)
               and env.get(prefix + "METRICS_PORT") == str(METRICS[svc]), f"{svc}: HOST/PORT/METRICS_PORT")
         check(env.get(prefix + "ALLOW_PLAINTEXT") == "on", f"{svc}: ALLOW_PLAINTEXT=on (no TLS in compose)")

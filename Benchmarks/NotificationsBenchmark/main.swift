@@ -31,8 +31,10 @@ let rate = Double(arguments["--rate"] ?? "") ?? 500
 let peopleCount = Int(arguments["--people"] ?? "") ?? 50
 let maximumInFlight = 256
 
-let authority = try await TokenAuthority(secret: secret)
-let relayToken = try await authority.sign(Principal(personID: "svc-workflows", roles: [.service]), validFor: 3600)
+// Events arrive as the workflows service's relay sends them: a service token addressed to notifications.
+let relayToken = try await TokenAuthority(
+    jwks: UserTokenSigner.jwks([await UserTokenSigner(generatingKeyID: "unused")]), serviceSecret: secret, service: "workflows"
+).serviceToken(to: "notifications")
 let metadata: Metadata = ["authorization": "Bearer \(relayToken)"]
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double {

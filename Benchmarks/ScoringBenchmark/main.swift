@@ -16,13 +16,13 @@ import GRPCNIOTransportHTTP2
 // `make bench-scoring` also times the hand-written SQL floor and the service's
 // peak memory, and prints the ratio.
 //
-// usage: fieldwork-bench-scoring --target HOST:PORT --secret JWT_SECRET --phase run|events [--events 10000] [--concurrency 32] [--customers 100000]
+// usage: fieldwork-bench-scoring --target HOST:PORT --secret JWT_SECRET --signing-key PEM --phase run|events [--events 10000] [--concurrency 32] [--customers 100000]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
     (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
 })
 guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
-    FileHandle.standardError.write(Data("usage: fieldwork-bench-scoring --target HOST:PORT --secret JWT_SECRET [--events N] [--concurrency 32]\n".utf8))
+    FileHandle.standardError.write(Data("usage: fieldwork-bench-scoring --target HOST:PORT --secret JWT_SECRET --signing-key PEM [--events N] [--concurrency 32]\n".utf8))
     exit(2)
 }
 let events = Int(arguments["--events"] ?? "") ?? 10_000
@@ -30,9 +30,12 @@ let concurrency = Int(arguments["--concurrency"] ?? "") ?? 32
 let customers = Int(arguments["--customers"] ?? "") ?? 100_000
 let phase = arguments["--phase"] ?? "run"
 
-let authority = try await TokenAuthority(secret: secret)
+// User tokens: the ES256 key `fieldctl dev-keys` made for this run (the service holds its JWKS).
+guard let signingKey = arguments["--signing-key"] else { fatalError("--signing-key PEM is required") }
+let authority = try await UserTokenSigner(pemFile: signingKey, keyID: arguments["--key-id"] ?? "dev")
 let admin = try await authority.sign(Principal(personID: "BENCH-ADMIN", roles: [.admin]))
-let relay = try await authority.sign(Principal(personID: "svc-visits", roles: [.service]))
+// Events arrive as the visits service's relay sends them: a service token addressed to scoring.
+let relay = try await TokenAuthority(jwks: UserTokenSigner.jwks([authority]), serviceSecret: secret, service: "visits").serviceToken(to: "scoring")
 
 func metadata(_ token: String) -> Metadata { ["authorization": "Bearer \(token)"] }
 

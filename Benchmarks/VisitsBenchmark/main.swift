@@ -26,13 +26,13 @@ import Synchronization
 // so its pairs/s is what the gRPC client and server alone allow on this machine
 // (the floor the visits figures are read against).
 //
-// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]
+// usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET --signing-key PEM [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
     (CommandLine.arguments[$0], CommandLine.arguments[$0 + 1])
 })
 guard let targetText = arguments["--target"], let target = Endpoint(targetText), let secret = arguments["--secret"] else {
-    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]\n".utf8))
+    FileHandle.standardError.write(Data("usage: fieldwork-bench-visits --target HOST:PORT --secret JWT_SECRET --signing-key PEM [--pairs N] [--warmup N] [--concurrency 32,128] [--request-ids yes] [--calls noop]\n".utf8))
     exit(2)
 }
 let pairsPerLevel = Int(arguments["--pairs"] ?? "") ?? 4000
@@ -42,7 +42,9 @@ let withRequestIDs = arguments["--request-ids"] == "yes"
 let noopCalls = arguments["--calls"] == "noop"
 let customers = 64
 
-let authority = try await TokenAuthority(secret: secret)
+// User tokens: the ES256 key `fieldctl dev-keys` made for this run (the service holds its JWKS).
+guard let signingKey = arguments["--signing-key"] else { fatalError("--signing-key PEM is required") }
+let authority = try await UserTokenSigner(pemFile: signingKey, keyID: arguments["--key-id"] ?? "dev")
 let admin = try await authority.sign(Principal(personID: "BENCH-ADMIN", roles: [.admin]))
 
 func metadata(_ token: String) -> Metadata { ["authorization": "Bearer \(token)"] }

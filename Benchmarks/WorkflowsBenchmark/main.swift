@@ -16,7 +16,7 @@ import GRPCNIOTransportHTTP2
 // `make bench-workflows` also measures the PostgreSQL ceiling for the same
 // writes and prints the ratio.
 //
-// usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --seeded-at EPOCH_SECONDS
+// usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --signing-key PEM --seeded-at EPOCH_SECONDS
 //            [--sweeps 5] [--pairs N] [--concurrency 32]
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
@@ -26,14 +26,16 @@ guard let targetText = arguments["--target"], let target = Endpoint(targetText),
       let seededAt = arguments["--seeded-at"].flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
 else {
     FileHandle.standardError.write(Data(
-        "usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --seeded-at EPOCH_SECONDS [--sweeps 5] [--pairs N] [--concurrency 32]\n".utf8))
+        "usage: fieldwork-bench-workflows --target HOST:PORT --secret JWT_SECRET --signing-key PEM --seeded-at EPOCH_SECONDS [--sweeps 5] [--pairs N] [--concurrency 32]\n".utf8))
     exit(2)
 }
 let sweeps = max(1, Int(arguments["--sweeps"] ?? "") ?? 5)
 let pairs = Int(arguments["--pairs"] ?? "") ?? 3000
 let concurrency = Int(arguments["--concurrency"] ?? "") ?? 32
 
-let authority = try await TokenAuthority(secret: secret)
+// User tokens: the ES256 key `fieldctl dev-keys` made for this run (the service holds its JWKS).
+guard let signingKey = arguments["--signing-key"] else { fatalError("--signing-key PEM is required") }
+let authority = try await UserTokenSigner(pemFile: signingKey, keyID: arguments["--key-id"] ?? "dev")
 let admin = try await authority.sign(Principal(personID: "BENCH-ADMIN", roles: [.admin]))
 let rep = try await authority.sign(Principal(personID: "BENCH-REP", roles: [.rep], department: "sales"))
 let marketing = try await authority.sign(Principal(personID: "BENCH-MK", roles: [.rep], department: "marketing"))

@@ -7,29 +7,62 @@ import Foundation
 import GRPCCore
 
 struct Token: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Mint a development token (HS256) and print it.")
+    static let configuration = CommandConfiguration(
+        abstract: "Mint a development user token (ES256, signed with the key `fieldctl dev-keys` made) and print it.")
 
     @Option(help: "person id (subject)") var person: String
     @Option(parsing: .upToNextOption, help: "roles: rep academic kam manager director ops dept_head admin service",
             completion: .list(Role.allCases.map(\.rawValue))) var role: [String]
     @Option(help: "department code", completion: .list(DepartmentCode.allCases.map(\.rawValue))) var department = ""
     @Option(help: "region") var region = ""
-    @Option(help: "validity in seconds") var ttl = 8 * 3600
-    @Option(help: "HS256 secret (env FIELDWORK_JWT_SECRET)") var secret: String?
-    @Option(help: "issuer") var issuer = "fieldwork"
-    @Option(help: "audience") var audience = "fieldwork"
+    @Option(help: "validity in seconds (services refuse more than 12 h)") var ttl = 8 * 3600
+    @OptionGroup var key: SigningKeyOptions
 
     func run() async throws {
-        guard let secret = secret ?? ProcessInfo.processInfo.environment["FIELDWORK_JWT_SECRET"] else {
-            throw ValidationError("--secret or FIELDWORK_JWT_SECRET is required")
-        }
         var roles = Set<Role>()
         for code in role {
             guard let parsed = Role(rawValue: code) else { throw ValidationError("unknown role '\(code)'") }
             roles.insert(parsed)
         }
-        let authority = try await TokenAuthority(secret: secret, issuer: issuer, audience: audience)
-        print(try await authority.sign(Principal(personID: person, roles: roles, department: department, region: region), validFor: TimeInterval(ttl)))
+        let signer = try await key.signer()
+        print(try await signer.sign(Principal(personID: person, roles: roles, department: department, region: region), validFor: TimeInterval(ttl)))
+    }
+}
+
+/// The user-token signing key of a development machine (never committed).
+struct SigningKeyOptions: ParsableArguments {
+    @Option(help: "PEM file of the ES256 signing key (env FIELDWORK_SIGNING_KEY)") var signingKey: String?
+    @Option(help: "its key id, as the services' JWKS names it (env FIELDWORK_SIGNING_KEY_ID)") var keyID: String?
+    @Option(help: "issuer") var issuer = "fieldwork"
+    @Option(help: "audience") var audience = "fieldwork"
+
+    func signer() async throws -> UserTokenSigner {
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = signingKey ?? environment["FIELDWORK_SIGNING_KEY"] else {
+            throw ValidationError("--signing-key or FIELDWORK_SIGNING_KEY is required (`fieldctl dev-keys` makes one)")
+        }
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read the signing key '\(path)'") }
+        return try await UserTokenSigner(
+            privateKeyPEM: pem, keyID: keyID ?? environment["FIELDWORK_SIGNING_KEY_ID"] ?? "dev", issuer: issuer, audience: audience)
+    }
+}
+
+struct DevKeys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-keys",
+        abstract: "Make a development key pair for user tokens: DIR/signing-key.pem (private, for fieldctl token) and DIR/jwks.json (public, for the services).")
+
+    @Option(help: "directory to write into (created)") var dir: String
+    @Option(help: "key id") var keyID = "dev"
+
+    func run() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: keyID)
+        let folder = URL(fileURLWithPath: dir)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let key = folder.appendingPathComponent("signing-key.pem")
+        FileManager.default.createFile(atPath: key.path, contents: Data(signer.privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600])
+        try UserTokenSigner.jwks([signer]).write(to: folder.appendingPathComponent("jwks.json"), atomically: true, encoding: .utf8)
+        print(folder.appendingPathComponent("jwks.json").path)
     }
 }
 

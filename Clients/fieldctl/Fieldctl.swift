@@ -18,7 +18,7 @@ struct Fieldctl: AsyncParsableCommand {
             Addresses come from --visits/--workflows/--scoring/--notifications or FIELDWORK_<SERVICE>_ADDR
             (defaults 127.0.0.1:7101…7104); the token from --token or FIELDWORK_TOKEN.
             """,
-        subcommands: [Token.self, Health.self, Rpcs.self, RunJob.self, Audit.self, Deliver.self],
+        subcommands: [Token.self, DevKeys.self, Health.self, Rpcs.self, RunJob.self, Audit.self, Deliver.self],
         groupedSubcommands: [
             CommandGroup(name: "Visits: directory", subcommands: [
                 ImportCsv.self, ExportCsv.self, UpsertPerson.self, GetPerson.self, ListPeople.self, UpsertDepartment.self, ListDepartments.self,

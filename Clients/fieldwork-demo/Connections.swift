@@ -52,12 +52,12 @@ struct Fieldwork: Sendable {
 /// Signs one token per person (with the roles, department and region the
 /// organisation gives them) and reuses it for the whole run.
 final class TokenCache: Sendable {
-    private let authority: TokenAuthority
+    private let signer: UserTokenSigner
     private let principals: [String: Principal]
     private let cache = Mutex<[String: String]>([:])
 
-    init(secret: String, organisation: Organisation) async throws {
-        authority = try await TokenAuthority(secret: secret, issuer: "fieldwork", audience: "fieldwork")
+    init(signer: UserTokenSigner, organisation: Organisation) async throws {
+        self.signer = signer
         var principals: [String: Principal] = [:]
         for person in organisation.people {
             principals[person.id] = Principal(
@@ -71,7 +71,7 @@ final class TokenCache: Sendable {
         if let token = cache.withLock({ $0[person] }) { return token }
         guard let principal = principals[person] else { throw DemoError("no person \(person) in the organisation") }
         // Wall-clock lifetime: the services check tokens against real time, also under a simulated clock.
-        let token = try await authority.sign(principal, validFor: 12 * 3600)
+        let token = try await signer.sign(principal, validFor: 12 * 3600)
         cache.withLock { $0[person] = token }
         return token
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FieldworkDomain
+import FieldworkRuntime
 import Foundation
 
 /// `fieldwork-demo`: the reference customer's months, played against running
@@ -14,7 +15,8 @@ struct Demo: AsyncParsableCommand {
 
 struct DemoOptions: ParsableArguments {
     @Option(help: "visits, workflows, scoring, notifications addresses") var addresses = "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103,127.0.0.1:7104"
-    @Option(help: "HS256 secret the services share (env FIELDWORK_JWT_SECRET)") var secret: String?
+    @Option(help: "PEM file of the ES256 user-token signing key (env FIELDWORK_SIGNING_KEY)") var signingKey: String?
+    @Option(help: "its key id in the services' JWKS (env FIELDWORK_SIGNING_KEY_ID)") var keyID: String?
     @Option(help: "first simulated day, a Monday") var start = "2026-04-27"
     @Option(help: "how many weeks to simulate") var weeks = 26
 
@@ -26,11 +28,13 @@ struct DemoOptions: ParsableArguments {
     }
 
     func connect<Result: Sendable>(_ body: @Sendable (Fieldwork, Organisation) async throws -> Result) async throws -> Result {
-        guard let secret = secret ?? ProcessInfo.processInfo.environment["FIELDWORK_JWT_SECRET"] else {
-            throw ValidationError("--secret or FIELDWORK_JWT_SECRET is required")
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = signingKey ?? environment["FIELDWORK_SIGNING_KEY"], let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--signing-key or FIELDWORK_SIGNING_KEY must name a readable PEM file")
         }
+        let signer = try await UserTokenSigner(privateKeyPEM: pem, keyID: keyID ?? environment["FIELDWORK_SIGNING_KEY_ID"] ?? "dev")
         let organisation = Organisation()
-        let tokens = try await TokenCache(secret: secret, organisation: organisation)
+        let tokens = try await TokenCache(signer: signer, organisation: organisation)
         let list = addresses.split(separator: ",").map(String.init)
         guard list.count == 4 else { throw ValidationError("--addresses needs four host:port, comma-separated") }
         return try await Fieldwork.connect(addresses: list, tokens: tokens) { try await body($0, organisation) }

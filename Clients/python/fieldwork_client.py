@@ -3,25 +3,21 @@
 
 The stubs are generated from Proto/ with grpcio-tools into a temporary folder
 at start-up, so they always match the contract and nothing generated is kept.
-The bearer token is an HS256 JWT minted here with the standard library, with
-the claims the services expect (see Shared/FieldworkRuntime/Tokens.swift).
+The bearer token comes from the issuer, as for any API client: user tokens are
+ES256 JWTs that only the issuer can sign (in development, `fieldctl token`).
+The token's subject is the caller: what it sees follows that person's roles.
 
-    export FIELDWORK_JWT_SECRET=…   # the services' JWT_SECRET
+    export FIELDWORK_TOKEN=$(fieldctl token --person A0001 --role admin)
     Clients/python/run-example.sh fieldwork_client.py --target 127.0.0.1:7101
 """
 
 import argparse
 import atexit
-import base64
-import hashlib
-import hmac
 import importlib.resources
-import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import grpc
@@ -46,39 +42,22 @@ def generate_stubs():
     sys.path.insert(0, out)
 
 
-def base64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def mint_token(secret, person, roles, issuer="fieldwork", audience="fieldwork", valid_for=3600):
-    """An HS256 JWT as TokenAuthority signs it: sub, iss, aud, iat, exp and roles."""
-    now = int(time.time())
-    header = {"alg": "HS256", "typ": "JWT"}
-    claims = {"sub": person, "iss": issuer, "aud": [audience], "iat": now, "exp": now + valid_for, "roles": sorted(roles)}
-    signing_input = ".".join(base64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
-    signature = hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
-    return f"{signing_input}.{base64url(signature)}"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", default="127.0.0.1:7101", help="the visits service (host:port, plaintext)")
-    parser.add_argument("--secret", default=os.environ.get("FIELDWORK_JWT_SECRET"), help="JWT secret (default $FIELDWORK_JWT_SECRET)")
-    parser.add_argument("--person", default="A0001", help="the token's subject (a person id)")
-    parser.add_argument("--role", action="append", dest="roles", help="a role of the token (repeatable; default admin, as A0001 is)")
+    parser.add_argument("--token", default=os.environ.get("FIELDWORK_TOKEN"), help="bearer token (default $FIELDWORK_TOKEN)")
     parser.add_argument("--region", default="", help="only customers of this region")
     args = parser.parse_args()
-    if not args.secret:
-        parser.error("no JWT secret: pass --secret or set FIELDWORK_JWT_SECRET")
-    roles = args.roles or ["admin"]
+    if not args.token:
+        parser.error("no token: pass --token or set FIELDWORK_TOKEN (fieldctl token mints one in development)")
 
     generate_stubs()
     from fieldwork.v1 import common_pb2, visits_pb2, visits_pb2_grpc
 
-    metadata = [("authorization", f"Bearer {mint_token(args.secret, args.person, roles)}")]
+    metadata = [("authorization", f"Bearer {args.token}")]
     with grpc.insecure_channel(args.target) as channel:
         visits = visits_pb2_grpc.VisitsServiceStub(channel)
-        print(f"visits at {args.target} as {args.person} [{', '.join(sorted(roles))}]")
+        print(f"visits at {args.target}")
         customers = []
         token = ""
         while True:

@@ -56,10 +56,16 @@ struct AuthInterceptor: ServerInterceptor {
     static func explain(_ failure: TokenAuthority.Failure) -> String {
         switch failure {
         case .expired: "token expired"
+        case .notYetValid: "token is not valid yet (iat or nbf in the future)"
+        case .tooLong: "token lives longer than 12 h"
         case .badSignature: "token signature is invalid"
+        case .unknownKey: "token is signed with a key this service does not know (kid)"
         case .malformed: "token is malformed"
         case .wrongIssuer: "token issuer is not accepted"
         case .wrongAudience: "token audience is not accepted"
+        case .noSubject: "token has no subject (sub)"
+        case .noRoles: "token carries no roles"
+        case .wrongKind: "user tokens carry person roles, service tokens only 'service'"
         case .unknownRole(let role): "token carries unknown role '\(role)'"
         }
     }

@@ -39,9 +39,12 @@ public struct ServiceConfiguration: Sendable {
             Setting("DATABASE_URL", default: "postgres://\(database)@127.0.0.1:5432/\(database)",
                     help: "PostgreSQL URL: postgres://user[:password]@host:port/database", secret: true),
             Setting("DATABASE_POOL_SIZE", default: "10", help: "maximum PostgreSQL connections"),
-            Setting("JWT_SECRET", default: nil, help: "HS256 secret shared by token issuer and services", secret: true),
+            Setting("JWKS_FILE", default: nil,
+                    help: "the user-token issuer's public keys (JSON Web Key Set, ES256 keys with kid); two during a rotation"),
+            Setting("JWT_SECRET", default: nil,
+                    help: "HS256 secret of service-to-service tokens (Deliver), shared by the services only; at least 32 bytes", secret: true),
             Setting("JWT_ISSUER", default: "fieldwork", help: "expected JWT issuer (iss)"),
-            Setting("JWT_AUDIENCE", default: "fieldwork", help: "expected JWT audience (aud)"),
+            Setting("JWT_AUDIENCE", default: "fieldwork", help: "expected audience (aud) of user tokens"),
             Setting("TIME_ZONE", default: "Asia/Shanghai", help: "business time zone for days, schedules and 'today'"),
             Setting("SUBSCRIBERS", default: "",
                     help: "event consumers: name=host:port,… (names: visits, workflows, scoring, notifications)"),
@@ -107,6 +110,9 @@ public struct ServiceConfiguration: Sendable {
     }
 
     public func string(_ name: String) -> String { values[name] ?? "" }
+
+    /// Whether this service has the setting `name` at all (some are one service's own).
+    public func has(_ name: String) -> Bool { values[name] != nil }
 
     public func int(_ name: String) throws -> Int {
         guard let value = Int(string(name)) else {

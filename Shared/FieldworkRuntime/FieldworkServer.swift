@@ -99,9 +99,14 @@ public enum FieldworkServer {
         let healthPort = try configuration.int("HEALTH_PORT")
         let subscribers = try configuration.subscribers()
         let security = try TransportSecurity.resolve(configuration)
+        try PublishedSecrets.refuse(configuration, environment: ProcessInfo.processInfo.environment)
+        let jwksPath = configuration.string("JWKS_FILE")
+        guard let jwks = try? String(contentsOfFile: jwksPath, encoding: .utf8) else {
+            throw ConfigurationError(description: "\(configuration.prefix)JWKS_FILE: cannot read '\(jwksPath)'")
+        }
         let tokens = try await TokenAuthority(
-            secret: configuration.string("JWT_SECRET"), issuer: configuration.string("JWT_ISSUER"),
-            audience: configuration.string("JWT_AUDIENCE"))
+            jwks: jwks, serviceSecret: configuration.string("JWT_SECRET"), service: blueprint.name,
+            issuer: configuration.string("JWT_ISSUER"), audience: configuration.string("JWT_AUDIENCE"))
         let postgres = try Database.makeClient(
             url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"), logger: logger)
 

@@ -45,7 +45,8 @@ final class OutboxRelay: Service, Sendable {
     private let serviceName: String
     private let registry: PrometheusCollectorRegistry
     private let health: HealthState
-    private let token = Mutex<(value: String, renewAt: Date)?>(nil)
+    /// Service tokens by subscriber: each is addressed to its receiver.
+    private let tokenCache = Mutex<[String: (value: String, renewAt: Date)]>([:])
     /// Subscribers found unreachable: consecutive failed passes, and the time before
     /// which the background loop does not try them again.
     private let resting = Mutex<[String: (failures: Int, until: ContinuousClock.Instant)]>([:])
@@ -245,7 +246,7 @@ final class OutboxRelay: Service, Sendable {
     private func pass(subscriber: Subscriber, client: GRPCClient<HTTP2ClientTransport.Posix>, wait: Bool) async throws -> Pass {
         let now = clock.now()
         // Receivers check a token's lifetime against the wall clock, also under a simulated business clock.
-        let token = try await serviceToken(now: Date())
+        let token = try await serviceToken(to: subscriber.name, now: Date())
         return try await postgres.withTransaction(logger: logger) { connection in
             let lockKey = "fieldwork-relay:" + subscriber.name
             var locked = false
@@ -389,11 +390,11 @@ final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// A `service`-role token for Deliver calls, renewed well before it expires.
-    private func serviceToken(now: Date) async throws -> String {
-        if let cached = token.withLock({ $0 }), cached.renewAt > now { return cached.value }
-        let value = try await tokens.sign(Principal(personID: "svc-\(serviceName)", roles: [.service]), validFor: 3600, now: now)
-        token.withLock { $0 = (value, now.addingTimeInterval(600)) }
+    /// A `service`-role token for Deliver calls to `subscriber`, renewed well before it expires.
+    private func serviceToken(to subscriber: String, now: Date) async throws -> String {
+        if let cached = tokenCache.withLock({ $0[subscriber] }), cached.renewAt > now { return cached.value }
+        let value = try await tokens.serviceToken(to: subscriber, validFor: 3600, now: now)
+        tokenCache.withLock { $0[subscriber] = (value, now.addingTimeInterval(600)) }
         return value
     }
 

@@ -32,7 +32,10 @@ import WorkflowsService
             for (service, blueprint) in Self.services {
                 let methods = try #require(try AccessRules.declaredMethods().first { $0.service == blueprint.grpcServiceName }?.methods)
                 for role in Role.allCases {
-                    let token = try await cluster.token("MATRIX-\(role.rawValue)", [role], department: "sales", region: "杭州")
+                    // `service` is never a person's role: services carry it in their own tokens, addressed to one service.
+                    let token = role == .service
+                        ? try await cluster.serviceToken(to: service)
+                        : try await cluster.token("MATRIX-\(role.rawValue)", [role], department: "sales", region: "杭州")
                     let outcomes = try await cluster.withClient(service) { client in
                         try await withThrowingTaskGroup(of: (MethodDescriptor, RPCError.Code?).self) { group in
                             for method in methods {

@@ -29,7 +29,11 @@ final class Cluster: @unchecked Sendable {
     private let processes = Mutex<[Service: Process]>([:])
     /// Second replicas (same database, own port), killed at shutdown.
     private let replicas = Mutex<[Process]>([])
-    private let authority: TokenAuthority
+    /// The user-token issuer of this cluster: a key made for it, whose public half is in `jwksFile`.
+    let signer: UserTokenSigner
+    let jwksFile: URL
+    /// The signing key as a PEM file, for the clients the tests run (fieldwork-demo).
+    let signingKeyFile: URL
 
     /// Creates the four databases (each with its own login role); starts nothing yet.
     init(createDatabases: Set<Service> = Set(Service.allCases)) async throws {
@@ -43,7 +47,11 @@ final class Cluster: @unchecked Sendable {
         self.ports = ports
         logDirectory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fieldwork-it-\(name)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
-        authority = try await TokenAuthority(secret: Self.jwtSecret)
+        signer = await UserTokenSigner(generatingKeyID: "it-\(name)")
+        jwksFile = logDirectory.appendingPathComponent("jwks.json")
+        try UserTokenSigner.jwks([signer]).write(to: jwksFile, atomically: true, encoding: .utf8)
+        signingKeyFile = logDirectory.appendingPathComponent("signing-key.pem")
+        try signer.privateKeyPEM.write(to: signingKeyFile, atomically: true, encoding: .utf8)
         for service in Service.allCases {
             try psql("CREATE ROLE \(database(service)) LOGIN PASSWORD 'pw-\(service.rawValue)'")
             if createDatabases.contains(service) { try createDatabase(service) }
@@ -98,6 +106,7 @@ final class Cluster: @unchecked Sendable {
             "DATABASE_URL": "postgres://\(database(service)):pw-\(service.rawValue)@127.0.0.1:\(pgPort)/\(database(service))",
             "DATABASE_POOL_SIZE": "5",
             "JWT_SECRET": Self.jwtSecret,
+            "JWKS_FILE": jwksFile.path,
             "SUBSCRIBERS": Self.subscribers[service]!.map { "\($0.rawValue)=127.0.0.1:\(ports[$0]!)" }.joined(separator: ","),
             "RELAY_INTERVAL_MS": "100",
             "RELAY_BACKOFF_BASE_MS": "100",
@@ -109,7 +118,9 @@ final class Cluster: @unchecked Sendable {
             // PlanCutoffTests moves a simulated clock across it instead.
             "PLAN_CUTOFF": "24:00",
         ]
-        for (key, value) in settings.merging(extra, uniquingKeysWith: { $1 }) { env[prefix + key] = value }
+        for (key, value) in settings.merging(extra, uniquingKeysWith: { $1 }) where key != "FIELDWORK_ENV" { env[prefix + key] = value }
+        // The secrets above are published in this repository: a service accepts them only on a development machine.
+        env["FIELDWORK_ENV"] = extra["FIELDWORK_ENV"] ?? "dev"
         return env
     }
 
@@ -180,7 +191,13 @@ final class Cluster: @unchecked Sendable {
     // MARK: Calls
 
     func token(_ person: String, _ roles: Set<Role>, department: String = "", region: String = "", validFor: TimeInterval = 3600) async throws -> String {
-        try await authority.sign(Principal(personID: person, roles: roles, department: department, region: region), validFor: validFor)
+        try await signer.sign(Principal(personID: person, roles: roles, department: department, region: region), validFor: validFor)
+    }
+
+    /// A service token as the relays sign them (HS256, the services' secret), addressed to `target`.
+    func serviceToken(to target: Service, from source: String = "visits") async throws -> String {
+        try await TokenAuthority(jwks: UserTokenSigner.jwks([signer]), serviceSecret: Self.jwtSecret, service: source)
+            .serviceToken(to: target.rawValue)
     }
 
     func metadata(_ token: String?) -> Metadata {

@@ -240,7 +240,7 @@ import Testing
                  "aggregate_id": "department:academic", "occurred_at": "2026-11-27T08:00:00Z",
                  "department_changed": {"department": {"code": "academic", "name": "学术部", "head_person_id": ""}}}
                 """.utf8).write(to: event)
-            let service = try await cluster.token("visits", [.service])
+            let service = try await cluster.serviceToken(to: .notifications)
             let delivered = try ok(["deliver", "--service", "notifications", "--event-file", event.path], cluster: cluster, token: service)
             #expect(delivered.output.contains("→ notifications: delivered"), "\(delivered.output)")
             let again = try ok(["deliver", "--service", "notifications", "--event-file", event.path, "--json"], cluster: cluster, token: service)

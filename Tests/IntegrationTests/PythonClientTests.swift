@@ -1,4 +1,6 @@
+import FieldworkDomain
 import FieldworkProto
+import FieldworkRuntime
 import Foundation
 import GRPCCore
 import Testing
@@ -56,14 +58,15 @@ import Testing
                     }
                 }, metadata: metadata)
             }
-            let client = try runExample(
-                "fieldwork_client.py", ["--target", target, "--region", "温州"], environment: ["FIELDWORK_JWT_SECRET": Cluster.jwtSecret])
+            let client = try runExample("fieldwork_client.py", ["--target", target, "--region", "温州"], environment: ["FIELDWORK_TOKEN": story.admin])
             #expect(client.status == 0, "\(client.output)")
             #expect(client.output.contains("1 customer(s)"), "\(client.output)")
             #expect(client.output.contains("H-PY-001  蟒蛇测试医院  region=温州  grade=B  contacts=1"), "\(client.output)")
 
-            // The token is really checked: one signed with another secret is refused.
-            let forged = try runExample("fieldwork_client.py", ["--target", target, "--secret", "not-the-secret-0123456789abcdef-xyz"])
+            // The token is really checked: one signed with another key is refused.
+            let forger = await UserTokenSigner(generatingKeyID: cluster.signer.keyID)
+            let forgedToken = try await forger.sign(Principal(personID: "A0001", roles: [.admin]))
+            let forged = try runExample("fieldwork_client.py", ["--target", target, "--token", forgedToken])
             #expect(forged.status != 0 && forged.output.contains("UNAUTHENTICATED"), "\(forged.output)")
         }
     }
@@ -75,7 +78,7 @@ import Testing
         let process = Process()
         process.executableURL = root.appendingPathComponent("Clients/python/run-example.sh")
         process.arguments = [script] + arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "FIELDWORK_JWT_SECRET" }
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "FIELDWORK_TOKEN" }
             .merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output

@@ -28,7 +28,8 @@ import Testing
 
             // No token, a forged one, an expired one, a wrong scheme.
             #expect(await code { try await listPeople(nil) } == .unauthenticated)
-            let forger = try await TokenAuthority(secret: "another-secret-that-is-long-enough-000")
+            // The same key id, another key: the signature does not hold.
+            let forger = await UserTokenSigner(generatingKeyID: cluster.signer.keyID)
             let forged = try await forger.sign(Principal(personID: "A0001", roles: [.admin]))
             #expect(await code { try await listPeople(forged) } == .unauthenticated)
             let expired = try await cluster.token("A0001", [.admin], validFor: -60)

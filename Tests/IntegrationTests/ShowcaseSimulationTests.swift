@@ -31,7 +31,8 @@ import Testing
             let process = Process()
             process.executableURL = Cluster.binDirectory.appendingPathComponent("fieldwork-demo")
             process.arguments = [
-                "simulate", "--seed", String(seed), "--weeks", "1", "--report", report.path, "--secret", Cluster.jwtSecret,
+                "simulate", "--seed", String(seed), "--weeks", "1", "--report", report.path,
+                "--signing-key", cluster.signingKeyFile.path, "--key-id", cluster.signer.keyID,
                 "--addresses", Cluster.Service.allCases.map { "127.0.0.1:\(cluster.ports[$0]!)" }.joined(separator: ","),
             ]
             let output = Pipe()

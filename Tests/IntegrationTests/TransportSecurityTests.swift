@@ -142,7 +142,7 @@ import Testing
         func resolve(_ environment: [String: String]) throws -> TransportSecurity? {
             let configuration = try ServiceConfiguration(
                 service: "visits", settings: ServiceConfiguration.commonSettings(defaultPort: 7101, defaultMetricsPort: 9101, database: "x"),
-                arguments: [], environment: environment.merging(["FIELDWORK_VISITS_JWT_SECRET": "s"]) { $1 })
+                arguments: [], environment: environment.merging(["FIELDWORK_VISITS_JWT_SECRET": "s", "FIELDWORK_VISITS_JWKS_FILE": "/x"]) { $1 })
             return try TransportSecurity.resolve(configuration)
         }
         #expect(try resolve([:]) == nil)

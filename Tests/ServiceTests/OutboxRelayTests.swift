@@ -56,7 +56,9 @@ import Testing
                     interval: .milliseconds(50), backoff: backoff, maxRejections: maxRejections,
                     deliveryTimeout: deliveryTimeout),
                 postgres: database.client, clock: SystemClock(), logger: TestDatabase.logger, signal: signal,
-                tokens: try await TokenAuthority(secret: "relay-test-secret-0123456789abcdefghij"),
+                tokens: try await TokenAuthority(
+                    jwks: UserTokenSigner.jwks([await UserTokenSigner(generatingKeyID: "relay-test")]),
+                    serviceSecret: "relay-test-secret-0123456789abcdefghij", service: "visits"),
                 registry: PrometheusCollectorRegistry(), health: health)
             let outbox = Outbox(source: "visits", subscribers: ["workflows"], signal: signal)
             try await body(relay, outbox, database)

@@ -4,32 +4,79 @@ import Testing
 
 @testable import FieldworkRuntime
 
-/// Verified tokens are remembered by their exact text; what must still hold for
-/// every call is checked on every call.
+/// User tokens (ES256 against the JWKS) and service tokens (HS256, addressed),
+/// their time rules, and the cache of verified tokens, which must not let a
+/// changed or expired token through.
 @Suite struct TokenAuthorityTests {
     let principal = Principal(personID: "E1001", roles: [.rep], department: "sales", region: "杭州")
+    static let secret = "token-test-secret-0123456789abcdefghij"
 
-    @Test func aRememberedTokenIsRefusedOnceItExpires() async throws {
-        let authority = try await TokenAuthority(secret: "token-test-secret-0123456789abcdefghij")
-        let token = try await authority.sign(principal, validFor: 2)
-        #expect(try await authority.verify(token) == principal)
-        #expect(try await authority.verify(token) == principal)   // from the cache
-        try await Task.sleep(for: .milliseconds(2_100))
-        await #expect(throws: TokenAuthority.Failure.expired) { try await authority.verify(token) }
+    func authority(_ signers: [UserTokenSigner], service: String = "visits") async throws -> TokenAuthority {
+        try await TokenAuthority(jwks: UserTokenSigner.jwks(signers), serviceSecret: Self.secret, service: service)
     }
 
-    @Test func aChangedTokenIsNotTakenForARememberedOne() async throws {
-        let authority = try await TokenAuthority(secret: "token-test-secret-0123456789abcdefghij")
-        let token = try await authority.sign(principal)
+    @Test func aRememberedTokenIsRefusedOnceItExpires() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: "k1")
+        let authority = try await authority([signer])
+        let now = Date()
+        let token = try await signer.sign(principal, validFor: 60, now: now)
+        #expect(try await authority.verify(token, now: now) == principal)
+        #expect(try await authority.verify(token, now: now) == principal)   // from the cache
+        #expect(try await authority.verify(token, now: now.addingTimeInterval(60 + 29)) == principal)   // within the leeway
+        await #expect(throws: TokenAuthority.Failure.expired) { try await authority.verify(token, now: now.addingTimeInterval(60 + 31)) }
+    }
+
+    @Test func aChangedOrForeignTokenIsRefused() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: "k1")
+        let authority = try await authority([signer])
+        let token = try await signer.sign(principal)
         _ = try await authority.verify(token)
         // Same header and claims, another signature: the text differs, so it is verified afresh.
         var parts = token.split(separator: ".").map(String.init)
         parts[2] = String(parts[2].reversed())
         await #expect(throws: TokenAuthority.Failure.self) { try await authority.verify(parts.joined(separator: ".")) }
-        // A token signed with another secret for the same person.
-        let other = try await TokenAuthority(secret: "another-secret-0123456789abcdefghijklmn")
-        let forged = try await other.sign(principal)
-        await #expect(throws: TokenAuthority.Failure.badSignature) { try await authority.verify(forged) }
+        // Another key under the same kid; a kid the JWKS does not have.
+        let impostor = await UserTokenSigner(generatingKeyID: "k1")
+        await #expect(throws: TokenAuthority.Failure.badSignature) { try await authority.verify(try await impostor.sign(principal)) }
+        let stranger = await UserTokenSigner(generatingKeyID: "k9")
+        await #expect(throws: TokenAuthority.Failure.unknownKey) { try await authority.verify(try await stranger.sign(principal)) }
+    }
+
+    @Test func twoKeysVerifyDuringARotation() async throws {
+        let old = await UserTokenSigner(generatingKeyID: "2026-11")
+        let new = await UserTokenSigner(generatingKeyID: "2026-12")
+        let both = try await authority([old, new])
+        #expect(try await both.verify(try await old.sign(principal)) == principal)
+        #expect(try await both.verify(try await new.sign(principal)) == principal)
+        let after = try await authority([new])
+        await #expect(throws: TokenAuthority.Failure.unknownKey) { try await after.verify(try await old.sign(principal)) }
+    }
+
+    @Test func lifetimeSubjectRolesAndKindAreChecked() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: "k1")
+        let authority = try await authority([signer])
+        let now = Date()
+        await #expect(throws: TokenAuthority.Failure.tooLong) { try await authority.verify(try await signer.sign(principal, validFor: 13 * 3600)) }
+        await #expect(throws: TokenAuthority.Failure.notYetValid) {
+            try await authority.verify(try await signer.sign(principal, now: now.addingTimeInterval(120)), now: now)
+        }
+        await #expect(throws: TokenAuthority.Failure.noSubject) { try await authority.verify(try await signer.sign(Principal(personID: " ", roles: [.rep]))) }
+        await #expect(throws: TokenAuthority.Failure.noRoles) { try await authority.verify(try await signer.sign(Principal(personID: "E1", roles: []))) }
+        await #expect(throws: TokenAuthority.Failure.wrongKind) {
+            try await authority.verify(try await signer.sign(Principal(personID: "svc-x", roles: [.service])))
+        }
+    }
+
+    @Test func serviceTokensAreForOneServiceAndOnlyForServices() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: "k1")
+        let workflows = try await authority([signer], service: "workflows")
+        let visits = try await authority([signer], service: "visits")
+        let toVisits = try await workflows.serviceToken(to: "visits")
+        #expect(try await visits.verify(toVisits) == Principal(personID: "svc-workflows", roles: [.service]))
+        await #expect(throws: TokenAuthority.Failure.wrongAudience) { try await workflows.verify(toVisits) }
+        // The services' secret signs nothing else: a person's HS256 token is refused.
+        let other = try await TokenAuthority(jwks: UserTokenSigner.jwks([signer]), serviceSecret: "another-secret-0123456789abcdefghijklmn", service: "visits")
+        await #expect(throws: TokenAuthority.Failure.badSignature) { try await visits.verify(try await other.serviceToken(to: "visits")) }
     }
 
     @Test func theCacheIsBounded() {

@@ -31,6 +31,12 @@ bench_build() {
   echo "building $config binaries…" >&2
   mkdir -p .run/logs
   fieldwork_build "$config" .run/logs/build.log >&2
+  # User tokens are ES256: a key pair for this run (`fieldctl dev-keys`); the
+  # service reads its JWKS ($bench_keys/jwks.json), the bench client signs with
+  # $bench_keys/signing-key.pem. The published secrets are accepted as in dev.
+  bench_keys=$(mktemp -d)
+  "$bin/fieldctl" dev-keys --dir "$bench_keys" >/dev/null
+  export FIELDWORK_ENV=dev
 }
 
 # bench_wait_port PORT — until something listens there (20 s at most).

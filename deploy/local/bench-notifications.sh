@@ -24,13 +24,13 @@ bench_build
 
 FIELDWORK_NOTIFICATIONS_DATABASE_URL=postgres://fieldwork_notifications:bench-password@127.0.0.1:$pg_port/fieldwork_notifications \
 FIELDWORK_NOTIFICATIONS_DATABASE_POOL_SIZE=32 FIELDWORK_NOTIFICATIONS_PORT=$port FIELDWORK_NOTIFICATIONS_METRICS_PORT=-1 \
-FIELDWORK_NOTIFICATIONS_JWT_SECRET=$secret FIELDWORK_NOTIFICATIONS_LOG_LEVEL=warning \
+FIELDWORK_NOTIFICATIONS_JWT_SECRET=$secret FIELDWORK_NOTIFICATIONS_JWKS_FILE=$bench_keys/jwks.json FIELDWORK_NOTIFICATIONS_LOG_LEVEL=warning \
   "$bin/fieldwork-notifications" >/tmp/fieldwork-bench-notifications.log 2>&1 &
 pid=$!
 bench_wait_port $port
 bench_wait_migrated /tmp/fieldwork-bench-notifications.log
 
-bench=$("$bin/fieldwork-bench-notifications" --target 127.0.0.1:$port --secret "$secret" --events "$events" --rate "$rate" --people "$people")
+bench=$("$bin/fieldwork-bench-notifications" --target 127.0.0.1:$port --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --events "$events" --rate "$rate" --people "$people")
 echo "$bench"
 echo "inbox rows: $(sql -Atc "SELECT count(*) FROM inbox_items WHERE event_type = 'workflows.CardCreated' AND title LIKE '新任务卡 GT-%'")"
 

@@ -26,7 +26,7 @@ bench_build
 # The 02:00 run is pushed out of the way; the benchmark starts it by RunJob.
 FIELDWORK_SCORING_DATABASE_URL=postgres://fieldwork_scoring:bench-password@127.0.0.1:$pg_port/fieldwork_scoring \
 FIELDWORK_SCORING_DATABASE_POOL_SIZE=32 FIELDWORK_SCORING_PORT=$port FIELDWORK_SCORING_METRICS_PORT=-1 \
-FIELDWORK_SCORING_JWT_SECRET=$secret FIELDWORK_SCORING_LOG_LEVEL=info \
+FIELDWORK_SCORING_JWT_SECRET=$secret FIELDWORK_SCORING_JWKS_FILE=$bench_keys/jwks.json FIELDWORK_SCORING_LOG_LEVEL=info \
 FIELDWORK_SCORING_SUBSCRIBERS=notifications=127.0.0.1:9 \
   "$bin/fieldwork-scoring" >/tmp/fieldwork-bench-scoring.log 2>&1 &
 pid=$!
@@ -122,7 +122,7 @@ echo "the run's three component queries at once (psql, three connections): $(com
 hwm() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status"; }
 before_hwm=$(hwm)
-run=$("$bin/fieldwork-bench-scoring" --target 127.0.0.1:$port --secret "$secret" --phase run --customers "$customers")
+run=$("$bin/fieldwork-bench-scoring" --target 127.0.0.1:$port --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --phase run --customers "$customers")
 echo "$run"
 after_hwm=$(hwm)
 echo "run phases (ms, from the service log): $(grep -o 'phases_ms=[^]]*\]*' /tmp/fieldwork-bench-scoring.log | tail -1 | sed 's/^phases_ms=//')"
@@ -133,5 +133,5 @@ awk -v r="$run_s" -v a="$floor_a" -v b="$floor_b" 'BEGIN { f = (a < b ? a : b); 
 echo "scoring service memory: peak RSS (VmHWM) ${after_hwm} MiB after the run (${before_hwm} MiB before it); RSS now $(rss) MiB"
 echo "stored: $(sql -Atc "SELECT count(*) FROM customer_health") health rows, $(sql -Atc "SELECT count(*) FROM warnings") warnings, $(sql -Atc "SELECT count(*) FROM recommendations") recommendations, $(sql -Atc "SELECT count(*) FROM outbox") outbox rows"
 
-"$bin/fieldwork-bench-scoring" --target 127.0.0.1:$port --secret "$secret" --phase events --events "$events" --concurrency 32 --customers "$customers"
+"$bin/fieldwork-bench-scoring" --target 127.0.0.1:$port --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --phase events --events "$events" --concurrency 32 --customers "$customers"
 echo "stalled-customer firings recorded: $(sql -Atc "SELECT count(*) FROM rule_firings WHERE rule_id = 'stalled_customer'")"

@@ -28,7 +28,7 @@ if bench_ensure_h2load; then have_h2load=yes; fi
 # Three subscribers on closed ports: each event is written as three outbox rows, as in production.
 FIELDWORK_VISITS_DATABASE_URL=postgres://fieldwork_visits:bench-password@127.0.0.1:$pg_port/fieldwork_visits \
 FIELDWORK_VISITS_DATABASE_POOL_SIZE=32 FIELDWORK_VISITS_PORT=7191 FIELDWORK_VISITS_METRICS_PORT=-1 \
-FIELDWORK_VISITS_JWT_SECRET=$secret FIELDWORK_VISITS_LOG_LEVEL=warning \
+FIELDWORK_VISITS_JWT_SECRET=$secret FIELDWORK_VISITS_JWKS_FILE=$bench_keys/jwks.json FIELDWORK_VISITS_LOG_LEVEL=warning \
 FIELDWORK_VISITS_SUBSCRIBERS=workflows=127.0.0.1:9,scoring=127.0.0.1:9,notifications=127.0.0.1:9 \
 FIELDWORK_VISITS_CHECKIN_KEYS=b1=bench-checkin-key-0123456789 FIELDWORK_VISITS_WATERMARK_KEY=bench-watermark-key-0123456789 \
   "$bin/fieldwork-visits" >/tmp/fieldwork-bench-visits.log 2>&1 &
@@ -139,12 +139,12 @@ ceiling_check
 echo "before the service's run: $before"
 sql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
-bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32,128)
+bench=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --pairs "$pairs" --concurrency 32,128)
 echo "$bench"
 # The same pairs with a request id on every call, as an app that retries safely
 # sends them: each call is then a transaction (README, Design notes). Compared
 # with the run above; the pgbench ceiling stays the path without request ids.
-with_ids=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs "$pairs" --concurrency 32 --request-ids yes)
+with_ids=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --pairs "$pairs" --concurrency 32 --request-ids yes)
 echo "$with_ids" | grep -v "^fieldwork-bench-visits\|^warm-up"
 
 # The gRPC floor: pairs of calls that do nothing (Health/Check) through the same
@@ -153,7 +153,7 @@ echo "$with_ids" | grep -v "^fieldwork-bench-visits\|^warm-up"
 # client over one connection with 32 in flight; no service on this stack runs more
 # pairs/s than this on this machine. And the server's share of it: h2load (C, so the
 # load generator costs little) on the same call, also one connection, 32 streams.
-noop=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --pairs $((pairs * 4)) --concurrency 32 --calls noop)
+noop=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --pairs $((pairs * 4)) --concurrency 32 --calls noop)
 noop_pairs=$(echo "$noop" | sed -n 's/^bench-visits no-op pairs\/s at 32: \([0-9.]*\)/\1/p')
 h2load_calls=
 if [ "$have_h2load" = yes ]; then

@@ -29,7 +29,7 @@ bench_build
 # The scheduled sweep is pushed out of the way; the benchmark runs it by RunJob.
 FIELDWORK_WORKFLOWS_DATABASE_URL=postgres://fieldwork_workflows:bench-password@127.0.0.1:$pg_port/fieldwork_workflows \
 FIELDWORK_WORKFLOWS_DATABASE_POOL_SIZE=32 FIELDWORK_WORKFLOWS_PORT=$port FIELDWORK_WORKFLOWS_METRICS_PORT=-1 \
-FIELDWORK_WORKFLOWS_JWT_SECRET=$secret FIELDWORK_WORKFLOWS_LOG_LEVEL=warning FIELDWORK_WORKFLOWS_ESCALATION_INTERVAL_SECONDS=86400 \
+FIELDWORK_WORKFLOWS_JWT_SECRET=$secret FIELDWORK_WORKFLOWS_JWKS_FILE=$bench_keys/jwks.json FIELDWORK_WORKFLOWS_LOG_LEVEL=warning FIELDWORK_WORKFLOWS_ESCALATION_INTERVAL_SECONDS=86400 \
 FIELDWORK_WORKFLOWS_SUBSCRIBERS=notifications=127.0.0.1:9,scoring=127.0.0.1:9 \
   "$bin/fieldwork-workflows" >/tmp/fieldwork-bench-workflows.log 2>&1 &
 pid=$!
@@ -90,7 +90,7 @@ else
   echo "plan: WARNING — the sweep does not use cards_escalation_due"
 fi
 
-bench=$("$bin/fieldwork-bench-workflows" --target 127.0.0.1:$port --secret "$secret" --pairs "$pairs" --concurrency 32 \
+bench=$("$bin/fieldwork-bench-workflows" --target 127.0.0.1:$port --secret "$secret" --signing-key "$bench_keys/signing-key.pem" --pairs "$pairs" --concurrency 32 \
   --sweeps "$sweeps" --seeded-at "$seeded_at")
 echo "$bench"
 

@@ -17,7 +17,7 @@ step "Six months at a Zhejiang medical-device distributor (seed $seed, $weeks we
 
 step "Services are up (business time stands at the end of the simulation): try e.g."
 cat <<TXT
-  export FIELDWORK_JWT_SECRET=$FIELDWORK_JWT_SECRET
+  export FIELDWORK_SIGNING_KEY=$FIELDWORK_SIGNING_KEY   # this machine's development key (fieldctl dev-keys)
   export FIELDWORK_TOKEN=\$($bin/fieldctl token --person D3001 --role director --department management --region 杭州)
   $bin/fieldctl customer-health
   $bin/fieldctl firings --rule payment_cycle_drift

@@ -12,7 +12,14 @@ run_dir=${FIELDWORK_RUN_DIR:-$root/.run}
 pg_port=${FIELDWORK_PG_PORT:-15432}
 pg_dir=/tmp/fieldwork-run-pg-$pg_port
 mkdir -p "$run_dir/logs"
+# The service-token secret below is published in this repository: fine on a
+# development machine, refused anywhere else (FIELDWORK_ENV, SPEC §8.4).
 export FIELDWORK_JWT_SECRET=${FIELDWORK_JWT_SECRET:-fieldwork-local-development-secret-0123456789}
+export FIELDWORK_ENV=dev
+# User tokens are ES256: a key pair made for this machine by `fieldctl dev-keys`
+# (after the build), never committed; the services get the public JWKS, and
+# fieldctl token and fieldwork-demo sign with the private key.
+export FIELDWORK_SIGNING_KEY=$run_dir/keys/signing-key.pem FIELDWORK_SIGNING_KEY_ID=dev
 
 pids=()
 stop_all() {
@@ -47,6 +54,7 @@ start_fieldwork() {
   local build_start=$SECONDS
   fieldwork_build "$config" "$run_dir/logs/build.log"
   echo "built in $((SECONDS - build_start)) s"
+  [ -f "$FIELDWORK_SIGNING_KEY" ] || "$bin/fieldctl" dev-keys --dir "$run_dir/keys" --key-id "$FIELDWORK_SIGNING_KEY_ID" >/dev/null
 
   step "Starting the four services"
   for port in 7101 7102 7103 7104 9101 9102 9103 9104; do
@@ -68,6 +76,7 @@ start_fieldwork() {
     for assignment in "$@"; do extra+=("$prefix$assignment"); done
     env "${prefix}DATABASE_URL=postgres://fieldwork_$service:local-$service-password@127.0.0.1:$pg_port/fieldwork_$service" \
         "${prefix}JWT_SECRET=$FIELDWORK_JWT_SECRET" \
+        "${prefix}JWKS_FILE=$run_dir/keys/jwks.json" \
         "${prefix}SUBSCRIBERS=${subscribers[$service]}" \
         "${prefix}CHECKIN_KEYS=k2026=local-checkin-signing-key-0123456789" \
         "${prefix}WATERMARK_KEY=local-gps-watermark-key-0123456789" \

@@ -81,15 +81,15 @@ for person in MK01 D3001; do
   echo "-- $person"
   FIELDWORK_TOKEN=$(token "$person" ops) fieldctl inbox
 done
-FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl response-metrics
+FIELDWORK_TOKEN=$(token D3001 director --department management --region 杭州) fieldctl response-metrics
 
 step "Approval chain: a 1 200 000 CNY contract needs the manager, director, finance and the GM"
 approval=$(FIELDWORK_TOKEN=$rep fieldctl submit-approval --subject "浙一 脊柱产品年度合同" --amount 1200000 --product-line spine \
   --customer H-ZJ-001 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "the director tries first, out of order:"
-FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl decide "$approval" approve || true
-FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl decide "$approval" approve --comment "价格已核"
-FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl decide "$approval" approve --comment "同意"
+FIELDWORK_TOKEN=$(token D3001 director --department management --region 杭州) fieldctl decide "$approval" approve || true
+FIELDWORK_TOKEN=$(token M2001 manager --department sales --region 杭州) fieldctl decide "$approval" approve --comment "价格已核"
+FIELDWORK_TOKEN=$(token D3001 director --department management --region 杭州) fieldctl decide "$approval" approve --comment "同意"
 FIELDWORK_TOKEN=$(token FN01 dept_head --department finance) fieldctl decide "$approval" approve --comment "账期 60 天可接受"
 FIELDWORK_TOKEN=$(token GM01 director --department management) fieldctl decide "$approval" approve
 
@@ -117,9 +117,9 @@ fact academic --id EVT-005 --customer H-ZJ-001 --event "创伤骨科论坛" --da
 FIELDWORK_TOKEN=$ops fieldctl record-fact purchase --id ERP-0001 --customer H-ZJ-001 --product-line spine --amount 68000 --date "$(ago 12)"
 echo "(the same source row again changes nothing)"
 FIELDWORK_TOKEN=$admin fieldctl run-scoring
-FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl customer-health
+FIELDWORK_TOKEN=$(token M2001 manager --department sales --region 杭州) fieldctl customer-health
 echo "red warnings (2 completed weeks without purchases, trials or academic events; raised once per streak, to the rep and manager):"
-FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl warnings
+FIELDWORK_TOKEN=$(token M2001 manager --department sales --region 杭州) fieldctl warnings
 FIELDWORK_TOKEN=$admin fieldctl model
 
 step "Story 7: three visits to 浙二 without reaching QUOTED → the rep gets the talk-track package"
@@ -133,7 +133,7 @@ for _ in $(seq 1 50); do
   FIELDWORK_TOKEN=$admin fieldctl firings --rule stalled_customer --json | grep -q H-ZJ-002 && break
   sleep 0.2
 done
-FIELDWORK_TOKEN=$(token M2001 manager --department sales) fieldctl firings --rule stalled_customer
+FIELDWORK_TOKEN=$(token M2001 manager --department sales --region 杭州) fieldctl firings --rule stalled_customer
 echo "-- E1001's inbox"
 FIELDWORK_TOKEN=$(token E1001 rep --department sales) fieldctl inbox
 
@@ -152,12 +152,12 @@ pay PAY-003 HT-2026-003 0 57; pay PAY-004 HT-2026-004 0 59                      
 FIELDWORK_TOKEN=$admin fieldctl run-scoring
 FIELDWORK_TOKEN=$admin fieldctl rules
 drift=$(FIELDWORK_TOKEN=$admin fieldctl firings --rule payment_cycle_drift --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["firings"][0]["id"])')
-FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl firings --id "$drift"
+FIELDWORK_TOKEN=$(token D3001 director --department management --region 杭州) fieldctl firings --id "$drift"
 echo "-- D3001's inbox"
-FIELDWORK_TOKEN=$(token D3001 director --department management) fieldctl inbox
+FIELDWORK_TOKEN=$(token D3001 director --department management --region 杭州) fieldctl inbox
 
 step "Recommendations, their effectiveness and the three hard indicators (SPEC §4.4, §4.6)"
-director=$(token D3001 director --department management)
+director=$(token D3001 director --department management --region 杭州)
 FIELDWORK_TOKEN=$director fieldctl recommendations
 echo "a cohort: the nightly run as it would have run 45 days ago (RunJob as_of), then what its recommendations became:"
 FIELDWORK_TOKEN=$admin fieldctl run-job --service scoring --name scoring --as-of "$(date -u -d '-45 days' +%FT%TZ)"
@@ -166,7 +166,7 @@ FIELDWORK_TOKEN=$director fieldctl indicators
 
 step "Services are up: try e.g."
 cat <<TXT
-  export FIELDWORK_JWT_SECRET=$FIELDWORK_JWT_SECRET
+  export FIELDWORK_SIGNING_KEY=$FIELDWORK_SIGNING_KEY   # this machine's development key (fieldctl dev-keys)
   export FIELDWORK_TOKEN=\$($bin/fieldctl token --person A0001 --role admin)
   $bin/fieldctl list-cards
   curl -s 127.0.0.1:9101/metrics | grep fieldwork_rpc_total
