@@ -124,7 +124,7 @@ struct ListProducts: AsyncParsableCommand {
 }
 
 struct IssueCode: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "issue-code", abstract: "Issue a signed check-in code for a customer (admin, manager).")
+    static let configuration = CommandConfiguration(commandName: "issue-code", abstract: "Issue a signed check-in code for a customer (admin; operations staff for their region).")
     @OptionGroup var options: ClientOptions
     @Option var customer: String
     @Option var department = ""

@@ -224,4 +224,27 @@ import Testing
             #expect(done.name == "plan-day-close")
         }
     }
+
+    /// Check-in codes are printed by admins and by operations staff for their own
+    /// region's customers; a manager could print any hospital's before.
+    @Test func checkInCodesComeFromTheRegionsOperationsOrAnAdmin() async throws {
+        try await Cluster.with(createDatabases: [.visits]) { cluster in
+            try cluster.start(.visits)
+            try await cluster.waitUntilServing(.visits)
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            let callers = try await Callers(cluster, story)
+            let ningboOps = try await cluster.token("O9", [.ops], department: "operations", region: "宁波")
+            func issue(_ token: String) async -> RPCError.Code? {
+                await rpcCode {
+                    _ = try await cluster.visits(token) { client, metadata in try await client.issueCheckinCode(.with { $0.customerID = "H-ZJ-001" }, metadata: metadata) }
+                }
+            }
+            #expect(await issue(callers.ops) == nil)
+            #expect(await issue(callers.admin) == nil)
+            #expect(await issue(ningboOps) == .permissionDenied)
+            #expect(await issue(callers.manager) == .permissionDenied)
+            #expect(await issue(callers.rep) == .permissionDenied)
+        }
+    }
 }

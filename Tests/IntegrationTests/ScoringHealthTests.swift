@@ -119,6 +119,17 @@ import Testing
             #expect(try await cluster.scoring(story.rep) { client, metadata in
                 try await client.listCustomerHealth(.init(), metadata: metadata).customers
             }.count == 2)
+            // SPEC §8.3: managers and directors read their scope's customers, not the company's
+            // (before, every manager, director, ops and department head read every score).
+            func tableCount(_ token: String) async throws -> Int {
+                try await cluster.scoring(token) { client, metadata in try await client.listCustomerHealth(.init(), metadata: metadata).customers.count }
+            }
+            #expect(try await tableCount(try await cluster.token("M2001", [.manager], department: "sales", region: "杭州")) == 2)   // E1001's manager
+            #expect(try await tableCount(try await cluster.token("D3001", [.director], department: "management", region: "杭州")) == 2)
+            #expect(try await tableCount(try await cluster.token("D9", [.director], department: "management", region: "宁波")) == 0)
+            #expect(try await tableCount(try await cluster.token("M9", [.manager], department: "sales", region: "宁波")) == 0)
+            #expect(try await tableCount(try await cluster.token("MK01", [.deptHead], department: "marketing", region: "杭州")) == 0)
+            #expect(try await tableCount(try await cluster.token("GM01", [.executive], department: "management")) == 2)
 
             // The nightly job runs once per moment, whoever fires it.
             let asOf = Date().addingTimeInterval(3600)

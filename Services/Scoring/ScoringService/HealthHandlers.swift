@@ -31,9 +31,14 @@ extension ScoringService {
         }
     }
 
-    /// Reps are limited to their own customers.
-    func ownerFilter(_ principal: Principal) -> String {
-        principal.hasAny([.admin, .executive, .manager, .director, .ops, .deptHead]) ? "" : principal.personID
+    /// SPEC §8.3: scores are read for the customers whose owner the caller's
+    /// scope reaches — a rep their own, a manager their team's, a director and
+    /// the region's operations staff their region's, executive and admin all.
+    func customerOwners(_ principal: Principal) async throws -> Scope {
+        var reaches = Scope.records
+        reaches[.ops] = .region
+        return try await Scope.of(
+            principal, reach: Scope.reach(of: principal, reaches), directory: .replica, on: environment.postgres, logger: environment.logger)
     }
 
     func getCustomerHealth(_ request: Fieldwork_V1_GetCustomerHealthRequest) async throws -> Fieldwork_V1_CustomerHealth {
@@ -54,14 +59,14 @@ extension ScoringService {
     }
 
     private func history(customer: String, window: TimeWindow, newestFirst: Bool, after: Date?, limit: Int) async throws -> [Fieldwork_V1_CustomerHealth] {
-        let owner = ownerFilter(try Principal.required())
+        let owners = try await customerOwners(try Principal.required())
         var points: [Fieldwork_V1_CustomerHealth] = []
         for try await row in try await environment.postgres.query(
             """
             SELECT \(unescaped: Self.healthColumns) FROM customer_health h LEFT JOIN directory_customers c ON c.id = h.customer_id
             WHERE h.customer_id = \(customer) AND h.as_of >= \(window.from) AND h.as_of < \(window.to)
               AND (\(after)::timestamptz IS NULL OR h.as_of > \(after))
-              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+              AND (\(owners.everyone) OR c.owner_rep_id = ANY (\(owners.people)))
             ORDER BY h.as_of \(unescaped: newestFirst ? "DESC" : "ASC"), h.run_id LIMIT \(limit)
             """, logger: environment.logger) {
             points.append(try Self.decodeHealth(row))
@@ -82,7 +87,7 @@ extension ScoringService {
         }
         let region = try Input.text(request.region, field: "region", max: 32)
         let grade = try Input.text(request.grade, field: "grade", max: 1)
-        let owner = ownerFilter(try Principal.required())
+        let owners = try await customerOwners(try Principal.required())
         var customers: [Fieldwork_V1_CustomerHealth] = []
         // Offset paging: a run's table does not change once written.
         for try await row in try await environment.postgres.query(
@@ -90,7 +95,7 @@ extension ScoringService {
             SELECT \(unescaped: Self.healthColumns) FROM customer_health h LEFT JOIN directory_customers c ON c.id = h.customer_id
             WHERE h.run_id = (SELECT id FROM scoring_runs ORDER BY as_of DESC, created_at DESC LIMIT 1)
               AND (\(region) = '' OR c.region = \(region)) AND (\(grade) = '' OR h.grade = \(grade))
-              AND (\(owner) = '' OR c.owner_rep_id = \(owner)) AND (NOT \(request.warningsOnly) OR cardinality(h.warnings) > 0)
+              AND (\(owners.everyone) OR c.owner_rep_id = ANY (\(owners.people))) AND (NOT \(request.warningsOnly) OR cardinality(h.warnings) > 0)
             ORDER BY \(unescaped: order) OFFSET \(offset) LIMIT \(page.limit)
             """, logger: environment.logger) {
             customers.append(try Self.decodeHealth(row))
@@ -104,7 +109,7 @@ extension ScoringService {
         let page = try Page(request.page)
         let window = try TimeWindow(request.range)
         let customer = try Input.text(request.customerID, field: "customer_id", max: 64)
-        let owner = ownerFilter(try Principal.required())
+        let owners = try await customerOwners(try Principal.required())
         let after = try page.timeKey()
         var warnings: [Fieldwork_V1_Warning] = []
         for try await (id, customerID, component, start, weeks, raisedAt, notified) in try await environment.postgres.query(
@@ -112,7 +117,7 @@ extension ScoringService {
             SELECT w.id, w.customer_id, w.component, w.streak_start::text, w.weeks, w.raised_at, w.notified
             FROM warnings w LEFT JOIN directory_customers c ON c.id = w.customer_id
             WHERE (\(customer) = '' OR w.customer_id = \(customer)) AND w.raised_at >= \(window.from) AND w.raised_at < \(window.to)
-              AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+              AND (\(owners.everyone) OR c.owner_rep_id = ANY (\(owners.people)))
               AND (\(after?.0)::timestamptz IS NULL OR (w.raised_at, w.id) < (\(after?.0), \(after?.1)))
             ORDER BY w.raised_at DESC, w.id DESC LIMIT \(page.limit)
             """, logger: environment.logger

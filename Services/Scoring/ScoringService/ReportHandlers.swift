@@ -19,7 +19,7 @@ extension ScoringService {
             runID = id
         }
         let region = try Input.text(request.region, field: "region", max: 32)
-        let owner = ownerFilter(try Principal.required())
+        let owners = try await customerOwners(try Principal.required())
         var recommendations: [Fieldwork_V1_Recommendation] = []
         // Offset paging: a run's recommendations do not change once written.
         for try await (run, customer, line, score, reason) in try await environment.postgres.query(
@@ -27,7 +27,7 @@ extension ScoringService {
             SELECT r.run_id, r.customer_id, r.product_line, r.score, r.reason
             FROM recommendations r LEFT JOIN directory_customers c ON c.id = r.customer_id
             WHERE r.run_id = coalesce(\(runID), (SELECT id FROM scoring_runs ORDER BY as_of DESC, created_at DESC LIMIT 1))
-              AND (\(region) = '' OR c.region = \(region)) AND (\(owner) = '' OR c.owner_rep_id = \(owner))
+              AND (\(region) = '' OR c.region = \(region)) AND (\(owners.everyone) OR c.owner_rep_id = ANY (\(owners.people)))
             ORDER BY r.score DESC, r.customer_id, r.product_line OFFSET \(offset) LIMIT \(page.limit)
             """, logger: environment.logger
         ).decode((UUID, String, String, Double, String).self) {

@@ -55,7 +55,7 @@ struct ScoringService: RegistrableRPCService {
         Method.UpdateModelConfig.descriptor: .admin,
         Method.ListModelVersions.descriptor: .people(objects: ""),
         Method.RunScoring.descriptor: .admin,
-        Method.GetCustomerHealth.descriptor: .people(objects: "reps, academics, kams: the customers they own"),
+        Method.GetCustomerHealth.descriptor: .people(objects: "customers owned in the caller's scope (own, team, region; executive, admin all)"),
         Method.ListCustomerHealth.descriptor: .people(objects: "as GetCustomerHealth"),
         Method.HealthHistory.descriptor: .people(objects: "as GetCustomerHealth"),
         Method.ListWarnings.descriptor: .people(objects: "as GetCustomerHealth"),

@@ -19,6 +19,11 @@ extension VisitsService {
             (try await directory.customer(customerID, on: connection), try await keyring.signer(on: connection))
         }
         guard let customer else { throw DomainError.notFound(entity: "customer", id: customerID) }
+        // SPEC §8.3: admins print every code; operations staff their own region's.
+        let principal = try Principal.required()
+        guard principal.has(.admin) || (principal.has(.ops) && !principal.region.isEmpty && customer.0.region == principal.region) else {
+            throw DomainError.permissionDenied("check-in codes of \(customer.0.name) are printed by its region's operations staff or an admin")
+        }
         if !department.isEmpty, !customer.0.departments.contains(department) {
             throw DomainError.invalidArgument(field: "department", message: "'\(department)' is not a department of \(customer.0.name)")
         }

@@ -80,7 +80,7 @@ struct VisitsService: RegistrableRPCService {
         Method.ListProducts.descriptor: .people(objects: ""),
         Method.ImportCsv.descriptor: .admin,
         Method.ExportCsv.descriptor: .admin,
-        Method.IssueCheckinCode.descriptor: .only(.manager, .admin),
+        Method.IssueCheckinCode.descriptor: .only(.ops, .admin, objects: "ops: their region's customers"),
         Method.RotateCheckinKey.descriptor: .admin,
         Method.CheckIn.descriptor: .only(.rep, .academic, .kam, .manager),
         Method.CheckOut.descriptor: .only(.rep, .academic, .kam, .manager, objects: "the visiting rep"),
