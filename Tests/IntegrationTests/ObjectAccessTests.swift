@@ -40,13 +40,19 @@ import Testing
         }
     }
 
-    @Test func directoryFieldsFollowTheReader() async throws {
+    /// The visits service alone, the demo directory imported, and who calls.
+    static func withVisits(_ body: (Cluster, Story, Callers) async throws -> Void) async throws {
         try await Cluster.with(createDatabases: [.visits]) { cluster in
             try cluster.start(.visits)
             try await cluster.waitUntilServing(.visits)
             let story = try await Story(cluster)
             try await story.importDirectory()
-            let callers = try await Callers(cluster, story)
+            try await body(cluster, story, try await Callers(cluster, story))
+        }
+    }
+
+    @Test func directoryFieldsFollowTheReader() async throws {
+        try await Self.withVisits { cluster, story, callers in
 
             func wecom(_ person: String, readBy token: String) async throws -> String {
                 try await cluster.visits(token) { client, metadata in
@@ -95,12 +101,7 @@ import Testing
     }
 
     @Test func onlyValidVisitsByTheOwnerMoveTheFunnelAndOnlyTheLineAboveSetsIt() async throws {
-        try await Cluster.with(createDatabases: [.visits]) { cluster in
-            try cluster.start(.visits)
-            try await cluster.waitUntilServing(.visits)
-            let story = try await Story(cluster)
-            try await story.importDirectory()
-            let callers = try await Callers(cluster, story)
+        try await Self.withVisits { cluster, story, callers in
 
             func visit(_ token: String, at location: Fieldwork_V1_GeoPoint, stage: Fieldwork_V1_FunnelStage) async throws -> Fieldwork_V1_Visit {
                 let code = try await story.code("H-ZJ-001")
@@ -157,12 +158,7 @@ import Testing
     }
 
     @Test func topObjectionsAndVisitListsStayInTheCallersScope() async throws {
-        try await Cluster.with(createDatabases: [.visits]) { cluster in
-            try cluster.start(.visits)
-            try await cluster.waitUntilServing(.visits)
-            let story = try await Story(cluster)
-            try await story.importDirectory()
-            let callers = try await Callers(cluster, story)
+        try await Self.withVisits { cluster, story, callers in
             _ = try await story.submit(try await story.checkIn(at: DemoData.insideZheyi), surgeryInDays: nil)
 
             func notes(_ token: String) async throws -> [String] {
@@ -228,12 +224,7 @@ import Testing
     /// Check-in codes are printed by admins and by operations staff for their own
     /// region's customers; a manager could print any hospital's before.
     @Test func checkInCodesComeFromTheRegionsOperationsOrAnAdmin() async throws {
-        try await Cluster.with(createDatabases: [.visits]) { cluster in
-            try cluster.start(.visits)
-            try await cluster.waitUntilServing(.visits)
-            let story = try await Story(cluster)
-            try await story.importDirectory()
-            let callers = try await Callers(cluster, story)
+        try await Self.withVisits { cluster, story, callers in
             let ningboOps = try await cluster.token("O9", [.ops], department: "operations", region: "宁波")
             func issue(_ token: String) async -> RPCError.Code? {
                 await rpcCode {
