@@ -60,7 +60,7 @@ bench_wait_migrated() {
   return 1
 }
 
-# bench_ensure_h2load — installs nghttp2-client (h2load, for ../shared/bench/grpc-unary-load)
+# bench_ensure_h2load — installs nghttp2-client (h2load, for deploy/local/ceilings/grpc-unary-load)
 # if missing and this is root; otherwise says so and returns 1.
 bench_ensure_h2load() {
   command -v h2load >/dev/null && return 0

@@ -4,7 +4,7 @@
 # notifications service the way an upstream relay delivers them (`Deliver`);
 # prints inbox items/s and the lag p50/p90/p99 (target p99 ≤ 200 ms). Then the
 # PostgreSQL ceiling for the same per-event writes (pgbench via
-# ../shared/bench/pg-ceiling) in the same run, and the ratio. Figures, not a test.
+# deploy/local/ceilings/pg-ceiling) in the same run, and the ratio. Figures, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/local/bench-lib.sh
@@ -13,7 +13,7 @@ pg_dir=/tmp/fieldwork-bench-notifications-pg-$pg_port
 events=${EVENTS:-10000}
 rate=${RATE:-500}
 people=${PEOPLE:-50}
-ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
+ceiling=${PG_CEILING:-deploy/local/ceilings/pg-ceiling}
 secret=bench-secret-0123456789abcdefghijklmnop
 port=7194
 

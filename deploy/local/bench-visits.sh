@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench-visits`: CheckIn + SubmitVisit over TCP at concurrency 32 and 128
 # against a release build of the visits service, and the PostgreSQL ceiling for
-# the same statements (pgbench via ../shared/bench/pg-ceiling) in the same run,
+# the same statements (pgbench via deploy/local/ceilings/pg-ceiling) in the same run,
 # before and after the service's, and the ratio. Figures, not a pass/fail test.
 # The bench client warms the service up first (1 000 unmeasured pairs; see
 # Benchmarks/VisitsBenchmark). It submits records without a funnel stage or a
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 pg_port=${FIELDWORK_BENCH_PG_PORT:-15434}
 pg_dir=/tmp/fieldwork-bench-pg-$pg_port
 pairs=${PAIRS:-4000}
-ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
+ceiling=${PG_CEILING:-deploy/local/ceilings/pg-ceiling}
 secret=bench-secret-0123456789abcdefghijklmnop
 
 bench_start_postgres "$pg_dir" "$pg_port" fieldwork_visits
@@ -157,7 +157,7 @@ noop=$("$bin/fieldwork-bench-visits" --target 127.0.0.1:7191 --secret "$secret" 
 noop_pairs=$(echo "$noop" | sed -n 's/^bench-visits no-op pairs\/s at 32: \([0-9.]*\)/\1/p')
 h2load_calls=
 if [ "$have_h2load" = yes ]; then
-  h2load_calls=$(bash "${GRPC_UNARY_LOAD:-../shared/bench/grpc-unary-load}" --target 127.0.0.1:7191 \
+  h2load_calls=$(bash "${GRPC_UNARY_LOAD:-deploy/local/ceilings/grpc-unary-load}" --target 127.0.0.1:7191 \
       --method /grpc.health.v1.Health/Check --message "$script.empty" --requests $((pairs * 8)) --connections 1 --streams 32 \
     | sed -n 's/^grpc-unary-load calls\/s: \([0-9.]*\)/\1/p') || h2load_calls=
 fi

@@ -5,7 +5,7 @@
 # each finding its own 1 000 overdue cards among the million, so the figure is a
 # median, not one sample); then
 # CreateRequest + AcknowledgeCard throughput over TCP at concurrency 32, the
-# PostgreSQL ceiling for the same writes (pgbench via ../shared/bench/pg-ceiling)
+# PostgreSQL ceiling for the same writes (pgbench via deploy/local/ceilings/pg-ceiling)
 # in the same run, and the ratio. Figures, not a pass/fail test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ pairs=${PAIRS:-3000}
 open_cards=${OPEN_CARDS:-1000000}
 overdue=${OVERDUE:-1000}
 sweeps=${SWEEPS:-5}
-ceiling=${PG_CEILING:-../shared/bench/pg-ceiling}
+ceiling=${PG_CEILING:-deploy/local/ceilings/pg-ceiling}
 secret=bench-secret-0123456789abcdefghijklmnop
 port=7192
 
