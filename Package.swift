@@ -61,6 +61,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Tests only: generated inputs for the parsers (any input → a value or a DomainError).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(name: "FieldworkDomain", path: "Shared/FieldworkDomain"),
@@ -128,12 +130,17 @@ let package = Package(
                 dependencies: ["FieldworkProto", "FieldworkRuntime", "FieldworkDomain", grpcCore, grpcNIO],
                 path: "Benchmarks/ScoringBenchmark"
             ),
-            .testTarget(name: "FieldworkDomainTests", dependencies: ["FieldworkDomain"], path: "Tests/FieldworkDomainTests"),
+            .testTarget(
+                name: "FieldworkDomainTests",
+                dependencies: ["FieldworkDomain", .product(name: "PropertyBased", package: "swift-property-based")],
+                path: "Tests/FieldworkDomainTests"
+            ),
             .testTarget(
                 name: "ServiceTests",
                 dependencies: [
                     "FieldworkRuntime", "FieldworkProto", "FieldworkDomain", "VisitsService", "WorkflowsService",
                     "ScoringService", "NotificationsService", grpcCore, grpcNIO, postgres,
+                    .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/ServiceTests"
             ),

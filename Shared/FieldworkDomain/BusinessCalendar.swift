@@ -15,7 +15,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Parses "YYYY-MM-DD"; nil when malformed or not a real day.
     public init?(iso string: String) {
         let parts = string.split(separator: "-", omittingEmptySubsequences: false)
+        // Digits only: Int("+026") is 26, and "+026-03-05" is not a day.
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }),
               let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return nil }
         self.init(year: y, month: m, day: d)
         guard isValid else { return nil }
@@ -124,4 +126,9 @@ extension BusinessCalendar {
         let weekday = calendar.component(.weekday, from: instant)  // 1 = Sunday
         return weekday == 1 ? 7 : weekday - 1
     }
+}
+
+extension Character {
+    /// 0–9 only (`isNumber` also admits "½" and "٣").
+    @inlinable public var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

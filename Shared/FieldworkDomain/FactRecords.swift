@@ -148,7 +148,9 @@ public enum FactRecord: Sendable, Equatable {
     /// "2026-03-05", "2026/3/5" or "2026.03.05".
     public static func date(_ text: String) -> LocalDate? {
         let parts = text.split(whereSeparator: { $0 == "-" || $0 == "/" || $0 == "." })
-        guard parts.count == 3, parts[0].count == 4, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
+        guard parts.count == 3, parts[0].count == 4, parts[1].count <= 2, parts[2].count <= 2,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }),
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
         let date = LocalDate(year: year, month: month, day: day)
         return date.isValid ? date : nil
     }
@@ -166,12 +168,12 @@ public enum FactRecord: Sendable, Equatable {
             guard (1...3).contains(groups[0].count), groups.dropFirst().allSatisfy({ $0.count == 3 }) else { return nil }
             halves[0] = Substring(groups.joined())
         }
-        guard (1...2).contains(halves.count), !halves[0].isEmpty, halves[0].count <= 13, halves[0].allSatisfy(\.isASCII),
+        guard (1...2).contains(halves.count), !halves[0].isEmpty, halves[0].count <= 13, halves[0].allSatisfy(\.isASCIIDigit),
               let yuan = Int64(halves[0]), yuan >= 0 else { return nil }
         var cents: Int64 = 0
         if halves.count == 2 {
             let fraction = halves[1]
-            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(fraction) else { return nil }
+            guard (1...2).contains(fraction.count), fraction.allSatisfy(\.isASCIIDigit), let value = Int64(fraction) else { return nil }
             cents = fraction.count == 1 ? value * 10 : value
         }
         return yuan * 100 + cents
