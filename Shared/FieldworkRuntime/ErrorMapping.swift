@@ -49,12 +49,16 @@ extension RPCError {
     }
 
     static func from(_ error: any Error, requestID: String) -> RPCError {
+        mapped(error, requestID: requestID).fittingTrailer()
+    }
+
+    private static func mapped(_ error: any Error, requestID: String) -> RPCError {
         if let error = error as? RPCError {
             // The server wraps what a handler threw as UNKNOWN with the original as cause.
-            if error.code == .unknown, let cause = error.cause { return from(cause, requestID: requestID) }
+            if error.code == .unknown, let cause = error.cause { return mapped(cause, requestID: requestID) }
             return error
         }
-        if let error = error as? PostgresTransactionError, let cause = error.closureError { return from(cause, requestID: requestID) }
+        if let error = error as? PostgresTransactionError, let cause = error.closureError { return mapped(cause, requestID: requestID) }
         if let error = error as? any RPCErrorConvertible { return RPCError(error) }
         if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
             // A race the handler's own checks could not see, e.g. two creates of one id.
@@ -67,5 +71,31 @@ extension RPCError {
         }
         if error is CancellationError { return RPCError(code: .cancelled, message: "cancelled") }
         return RPCError(code: .internalError, message: "internal error (request id \(requestID))")
+    }
+}
+
+extension RPCError {
+    /// What the status message may take in the `grpc-message` trailer, percent-encoded.
+    static let maximumTrailerMessageBytes = 4096
+
+    /// The status message, cut to fit its trailer. It is sent percent-encoded (a
+    /// Chinese character takes 9 bytes), and one that echoed a client's 5 000-character
+    /// id overflowed the client's 16 KiB header list: the call arrived as a dropped
+    /// stream (UNAVAILABLE) instead of its status, and with the calls beside it on
+    /// the same connection.
+    func fittingTrailer() -> RPCError {
+        var bytes = 0
+        var end = message.unicodeScalars.startIndex
+        for index in message.unicodeScalars.indices {
+            let scalar = message.unicodeScalars[index]
+            // grpc-message keeps printable ASCII but '%' as is (gRPC's HTTP/2 protocol).
+            bytes += (0x20...0x7E).contains(scalar.value) && scalar != "%" ? 1 : 3 * UTF8.width(scalar)
+            if bytes > Self.maximumTrailerMessageBytes - 9 { break }
+            end = message.unicodeScalars.index(after: index)
+        }
+        guard end < message.unicodeScalars.endIndex else { return self }
+        var cut = self
+        cut.message = String(message.unicodeScalars[..<end]) + "…"
+        return cut
     }
 }

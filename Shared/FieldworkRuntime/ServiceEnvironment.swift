@@ -131,6 +131,8 @@ public struct ServiceEnvironment: Sendable {
         }
     }
 
+    static let asOfRange = Date(timeIntervalSince1970: 946_684_800)..<Date(timeIntervalSince1970: 32_503_680_000)
+
     /// The moment a job or scoring run is asked to run as of: now when unset,
     /// and never ahead of now (SPEC §8.3) — one run a year ahead would escalate
     /// every card and hide every real nightly run — unless the clock is simulated,
@@ -140,6 +142,11 @@ public struct ServiceEnvironment: Sendable {
         let now = clock.now()
         guard let timestamp else { return now }
         let asOf = try timestamp.instant(field: field)
+        // Runs look back over windows of months: from year 1 that reached the year
+        // 0, which PostgreSQL refuses (INTERNAL instead of the field's name).
+        guard Self.asOfRange.contains(asOf) else {
+            throw DomainError.invalidArgument(field: field, message: "must be within the years 2000–2999")
+        }
         guard clock is ManualClock || asOf <= now.addingTimeInterval(60) else {
             throw DomainError.invalidArgument(field: field, message: "is later than now; jobs and runs look back, not ahead")
         }

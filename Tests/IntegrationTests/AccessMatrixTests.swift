@@ -144,10 +144,16 @@ extension GRPCClient {
     /// Sends one empty message (the default of every protobuf message) to `method`,
     /// whatever its kind, and reads every response until the stream ends or 2 s pass.
     func callWithEmptyMessage(_ method: MethodDescriptor, metadata: Metadata) async throws {
+        try await call(method, message: [], metadata: metadata, timeout: .seconds(2))
+    }
+
+    /// Sends one message of raw protobuf bytes to `method`, whatever its kind, and
+    /// reads every response until the stream ends or `timeout` passes.
+    func call(_ method: MethodDescriptor, message: [UInt8], metadata: Metadata, timeout: Duration) async throws {
         var options = CallOptions.defaults
-        options.timeout = .seconds(2)
+        options.timeout = timeout
         try await bidirectionalStreaming(
-            request: StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in try await writer.write([]) },
+            request: StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in try await writer.write(message) },
             descriptor: method, serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options
         ) { response in
             for try await _ in response.messages {}

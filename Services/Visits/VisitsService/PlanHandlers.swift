@@ -19,7 +19,7 @@ extension VisitsService {
             return (customer, try Input.text(visit.slot, field: "visits.slot", max: 32))
         }
         return try await environment.command("SetDailyPlan", requestID: request.requestID) { connection, principal, now in
-            let rep = request.repID.isEmpty ? principal.personID : request.repID
+            let rep = try Self.planOwner(request.repID, principal)
             try await requireActsFor(rep, principal, on: connection)
             let today = environment.calendar.day(of: now)
             guard day >= today else { throw DomainError.failedPrecondition("\(day) is in the past") }
@@ -56,7 +56,7 @@ extension VisitsService {
     func getDailyPlan(_ request: Fieldwork_V1_GetDailyPlanRequest) async throws -> Fieldwork_V1_DailyPlan {
         let day = try request.day.localDate(field: "day")
         let principal = try Principal.required()
-        let rep = request.repID.isEmpty ? principal.personID : request.repID
+        let rep = try Self.planOwner(request.repID, principal)
         return try await environment.postgres.withConnection { connection in
             guard try await mayView(person: rep, principal, on: connection) else {
                 throw DomainError.permissionDenied("\(rep)'s plan belongs to someone outside your team or region")
@@ -222,5 +222,13 @@ extension VisitsService {
         guard person.supervisorID == principal.personID else {
             throw DomainError.permissionDenied("only \(rep), their supervisor or an admin set \(rep)'s plan")
         }
+    }
+}
+
+extension VisitsService {
+    /// Whose plan a call is about: the caller's own when `rep_id` is empty.
+    /// Checked like any text, because it goes to SQL (a NUL came back INTERNAL).
+    static func planOwner(_ repID: String, _ principal: Principal) throws -> String {
+        repID.isEmpty ? principal.personID : try Input.text(repID, field: "rep_id", max: 64, required: true)
     }
 }
