@@ -83,6 +83,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // Reads the user-token JWKS from its URL.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Shared/FieldworkRuntime"
         ),

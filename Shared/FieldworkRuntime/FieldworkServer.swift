@@ -100,12 +100,16 @@ public enum FieldworkServer {
         let subscribers = try configuration.subscribers()
         let security = try TransportSecurity.resolve(configuration)
         try PublishedSecrets.refuse(configuration, environment: ProcessInfo.processInfo.environment)
-        let jwksPath = configuration.string("JWKS_FILE")
-        guard let jwks = try? String(contentsOfFile: jwksPath, encoding: .utf8) else {
-            throw ConfigurationError(description: "\(configuration.prefix)JWKS_FILE: cannot read '\(jwksPath)'")
+        let jwksSource: JWKSSource
+        let userKeys: UserTokenKeys
+        do {
+            jwksSource = try JWKSSource(file: configuration.string("JWKS_FILE"), url: configuration.string("JWKS_URL"))
+            userKeys = try await UserTokenKeys(source: jwksSource)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError(description: "\(configuration.prefix)\(error.description)")
         }
         let tokens = try await TokenAuthority(
-            jwks: jwks, serviceSecret: configuration.string("JWT_SECRET"), service: blueprint.name,
+            userKeys: userKeys, serviceSecret: configuration.string("JWT_SECRET"), service: blueprint.name,
             issuer: configuration.string("JWT_ISSUER"), audience: configuration.string("JWT_AUDIENCE"))
         let postgres = try Database.makeClient(
             url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"), logger: logger)
@@ -173,6 +177,8 @@ public enum FieldworkServer {
         var services: [any Service] = [PostgresService(client: postgres)]
         if metricsPort >= 0 { services.append(MetricsServer(host: host, port: metricsPort, registry: registry, logger: logger)) }
         services += [
+            UserTokenKeysRefresher(
+                keys: userKeys, source: jwksSource, interval: .seconds(try configuration.positiveInt("JWKS_REFRESH_SECONDS")), logger: logger),
             DatabaseMonitor(postgres: postgres, migrations: blueprint.migrations, health: health, logger: logger),
             jobs,
             relay,

@@ -22,7 +22,8 @@ public struct FieldworkClaims: JWTPayload, Equatable {
 /// Verifies the two kinds of token a service accepts (SPEC §8.4):
 /// - user tokens, ES256, signed by the issuer (the gateway; `fieldctl` and the
 ///   demo in development) and checked against the public keys of a JWKS, each
-///   with its key id, so a key is rotated by publishing two for a while;
+///   with its key id, so a key is rotated by publishing two for a while
+///   (`UserTokenKeys` follows the published set without a restart);
 /// - service tokens, HS256 with the services' shared secret, carrying only the
 ///   `service` role and addressed to one service (`aud` "fieldwork-<service>"),
 ///   which the outbox relay signs for each subscriber.
@@ -37,8 +38,7 @@ public struct TokenAuthority: Sendable {
     public static let leeway: TimeInterval = 30
     public static let maximumLifetime: TimeInterval = 12 * 3600
 
-    private let userKeys = JWTKeyCollection()
-    private let userKeyIDs: Set<String>
+    public let userKeys: UserTokenKeys
     private let serviceKeys = JWTKeyCollection()
     private let verified = VerifiedTokens()
     public let issuer: String
@@ -48,30 +48,18 @@ public struct TokenAuthority: Sendable {
     public let service: String
 
     /// - Parameters:
-    ///   - jwks: the user-token issuer's public keys (a JSON Web Key Set of P-256 keys with `kid`s).
+    ///   - jwks: the user-token issuer's public keys (a JSON Web Key Set of P-256 keys with `kid`s), fixed.
     ///   - serviceSecret: the HS256 secret of service tokens (at least 32 bytes).
     ///   - service: this service's name ("visits"): service tokens must be addressed to it.
     public init(jwks: String, serviceSecret: String, service: String, issuer: String = "fieldwork", audience: String = "fieldwork") async throws {
+        try await self.init(
+            userKeys: try await UserTokenKeys(jwks: jwks), serviceSecret: serviceSecret, service: service, issuer: issuer, audience: audience)
+    }
+
+    /// - Parameter userKeys: the user-token issuer's public keys, which may be reloaded while this authority is in use.
+    public init(userKeys: UserTokenKeys, serviceSecret: String, service: String, issuer: String = "fieldwork", audience: String = "fieldwork") async throws {
         guard serviceSecret.utf8.count >= 32 else { throw ConfigurationError(description: "the service-token secret must be at least 32 bytes (HS256)") }
-        let set: JWKS
-        do {
-            set = try JSONDecoder().decode(JWKS.self, from: Data(jwks.utf8))
-        } catch {
-            throw ConfigurationError(description: "the user-token JWKS is not a JSON Web Key Set: \(error)")
-        }
-        var ids: Set<String> = []
-        for key in set.keys {
-            guard let id = key.keyIdentifier?.string, !id.isEmpty else {
-                throw ConfigurationError(description: "every key of the user-token JWKS needs a kid")
-            }
-            guard key.keyType == .ecdsa, key.curve == .ecdsa(.p256) else {
-                throw ConfigurationError(description: "JWKS key '\(id)' is not a P-256 (ES256) key")
-            }
-            ids.insert(id)
-        }
-        guard !ids.isEmpty else { throw ConfigurationError(description: "the user-token JWKS has no keys") }
-        try await userKeys.add(jwks: set)
-        userKeyIDs = ids
+        self.userKeys = userKeys
         await serviceKeys.add(hmac: HMACKey(from: serviceSecret), digestAlgorithm: .sha256)
         self.issuer = issuer
         self.audience = audience
@@ -90,8 +78,10 @@ public struct TokenAuthority: Sendable {
     }
 
     public func verify(_ token: String, now: Date = Date()) async throws(Failure) -> Principal {
-        // A token seen before is the same claims: only its lifetime needs checking again.
-        if let known = verified.lookup(token) {
+        // A token seen before is the same claims: only its lifetime needs checking
+        // again, unless the user keys changed since (a removed key stops at once).
+        let keys = userKeys.current
+        if let known = verified.lookup(token), known.keyGeneration == keys.generation {
             guard known.expires.addingTimeInterval(Self.leeway) > now else { throw .expired }
             return known.principal
         }
@@ -101,8 +91,12 @@ public struct TokenAuthority: Sendable {
         do {
             switch header.alg {
             case "ES256":
-                guard let kid = header.kid, userKeyIDs.contains(kid) else { throw Failure.unknownKey }
-                claims = try await userKeys.verify(token, as: FieldworkClaims.self)
+                guard let kid = header.kid else { throw Failure.unknownKey }
+                var keys = keys
+                // A new key may have been published since the last reload.
+                if !keys.ids.contains(kid), await userKeys.reloadForUnknownKey() { keys = userKeys.current }
+                guard keys.ids.contains(kid) else { throw Failure.unknownKey }
+                claims = try await keys.collection.verify(token, as: FieldworkClaims.self)
                 forService = false
             case "HS256":
                 claims = try await serviceKeys.verify(token, as: FieldworkClaims.self)
@@ -118,7 +112,7 @@ public struct TokenAuthority: Sendable {
             throw .malformed
         }
         let principal = try check(claims, forService: forService, now: now)
-        verified.remember(token, principal: principal, expires: claims.exp.value)
+        verified.remember(token, principal: principal, expires: claims.exp.value, keyGeneration: keys.generation)
         return principal
     }
 
@@ -222,6 +216,8 @@ final class VerifiedTokens: Sendable {
     struct Entry: Sendable {
         var principal: Principal
         var expires: Date
+        /// The user keys' generation it was verified under.
+        var keyGeneration: Int
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -231,10 +227,10 @@ final class VerifiedTokens: Sendable {
 
     func lookup(_ token: String) -> Entry? { entries.withLock { $0[token] } }
 
-    func remember(_ token: String, principal: Principal, expires: Date) {
+    func remember(_ token: String, principal: Principal, expires: Date, keyGeneration: Int) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[token] = Entry(principal: principal, expires: expires)
+            entries[token] = Entry(principal: principal, expires: expires, keyGeneration: keyGeneration)
         }
     }
 }

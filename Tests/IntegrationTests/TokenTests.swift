@@ -3,6 +3,7 @@ import FieldworkProto
 import FieldworkRuntime
 import Foundation
 import GRPCCore
+import Synchronization
 import Testing
 
 /// SPEC §8.4 on the running binaries. Before, one HS256 secret signed users,
@@ -65,6 +66,46 @@ import Testing
             #expect(process.terminationStatus != 0)
             let log = try String(contentsOf: cluster.logDirectory.appendingPathComponent("visits.log"), encoding: .utf8)
             #expect(log.contains("FIELDWORK_VISITS_JWT_SECRET is a value published in the Fieldwork repository"), "\(log)")
+        }
+    }
+
+    /// The keys from the issuer's URL, rotated while the service runs: a token
+    /// under a newly published kid works at once (the unknown kid triggers a
+    /// reload), a removed key stops at the next scheduled reload, and an issuer
+    /// that answers 500 leaves the keys in hand working.
+    @Test func keysFromAJWKSURLRotateWithoutARestart() async throws {
+        let published = Mutex<(status: Int, body: String)>((200, ""))
+        try await LoopbackReceiver.with({ request in
+            let (status, body) = published.withLock { $0 }
+            return request.path == "/.well-known/jwks.json" ? .respond(status: status, body: body) : .respond(status: 404, body: "")
+        }) { issuer in
+            try await Cluster.with(createDatabases: [.visits]) { cluster in
+                published.withLock { $0 = (200, UserTokenSigner.jwks([cluster.signer])) }
+                try cluster.start(.visits, extra: [
+                    "JWKS_FILE": "", "JWKS_URL": "http://127.0.0.1:\(issuer.port)/.well-known/jwks.json", "JWKS_REFRESH_SECONDS": "1",
+                ])
+                try await cluster.waitUntilServing(.visits)
+                let admin = Principal(personID: "A0001", roles: [.admin], department: "management")
+                @Sendable func code(_ token: String) async -> RPCError.Code? {
+                    await rpcCode { _ = try await cluster.visits(token) { client, metadata in try await client.listProducts(.init(), metadata: metadata) } }
+                }
+                let old = try await cluster.signer.sign(admin)
+                #expect(await code(old) == nil)
+
+                let next = await UserTokenSigner(generatingKeyID: "2026-12")
+                published.withLock { $0 = (200, UserTokenSigner.jwks([cluster.signer, next])) }
+                #expect(await code(try await next.sign(admin)) == nil)
+
+                published.withLock { $0 = (200, UserTokenSigner.jwks([next])) }
+                try await cluster.eventually("the retired key is refused", timeout: .seconds(15)) { await code(old) == .unauthenticated }
+
+                published.withLock { $0 = (500, "") }
+                let log = cluster.logDirectory.appendingPathComponent("visits.log")
+                try await cluster.eventually("a failed reload is logged", timeout: .seconds(15)) {
+                    ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("user-token keys not reloaded")
+                }
+                #expect(await code(try await next.sign(admin)) == nil)
+            }
         }
     }
 }

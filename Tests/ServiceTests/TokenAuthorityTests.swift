@@ -81,9 +81,66 @@ import Testing
 
     @Test func theCacheIsBounded() {
         let cache = VerifiedTokens(capacity: 3)
-        for n in 0..<5 { cache.remember("t\(n)", principal: principal, expires: .distantFuture) }
+        for n in 0..<5 { cache.remember("t\(n)", principal: principal, expires: .distantFuture, keyGeneration: 0) }
         let kept = (0..<5).filter { cache.lookup("t\($0)") != nil }
         #expect(kept.count <= 3)
         #expect(cache.lookup("t4") != nil)
+    }
+
+    /// A rotation without a restart: the published set gains the new key, then
+    /// loses the old one; the service follows on reload, and a token naming the
+    /// new kid triggers that reload itself. A token verified (and cached) under
+    /// the old key is refused once the key is gone.
+    @Test func aReloadedKeySetAddsAndRemovesKeysWhileRunning() async throws {
+        let old = await UserTokenSigner(generatingKeyID: "2026-11")
+        let new = await UserTokenSigner(generatingKeyID: "2026-12")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try UserTokenSigner.jwks([old]).write(toFile: path, atomically: true, encoding: .utf8)
+        let keys = try await UserTokenKeys(source: .file(path))
+        let authority = try await TokenAuthority(userKeys: keys, serviceSecret: Self.secret, service: "visits")
+        let oldToken = try await old.sign(principal)
+        #expect(try await authority.verify(oldToken) == principal)
+
+        // Published: both keys. A token under the new kid reloads at once.
+        try UserTokenSigner.jwks([old, new]).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try await authority.verify(try await new.sign(principal)) == principal)
+        #expect(keys.current.ids == ["2026-11", "2026-12"])
+
+        // Retired: the old key. The next scheduled reload drops it, cached token included.
+        try UserTokenSigner.jwks([new]).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try await keys.reload())
+        await #expect(throws: TokenAuthority.Failure.unknownKey) { try await authority.verify(oldToken) }
+
+        // A broken publication keeps the keys in hand.
+        try "not a key set".write(toFile: path, atomically: true, encoding: .utf8)
+        await #expect(throws: ConfigurationError.self) { try await keys.reload() }
+        #expect(try await authority.verify(try await new.sign(principal)) == principal)
+    }
+
+    /// Forged kids cannot make every call read the key set again.
+    @Test func unknownKidsReloadAtMostOncePerInterval() async throws {
+        let signer = await UserTokenSigner(generatingKeyID: "k1")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try UserTokenSigner.jwks([signer]).write(toFile: path, atomically: true, encoding: .utf8)
+        let keys = try await UserTokenKeys(source: .file(path))
+        let authority = try await TokenAuthority(userKeys: keys, serviceSecret: Self.secret, service: "visits")
+        let stranger = await UserTokenSigner(generatingKeyID: "k9")
+        await #expect(throws: TokenAuthority.Failure.unknownKey) { try await authority.verify(try await stranger.sign(principal)) }
+        // k9 is published now, but the reload for an unknown kid was just spent.
+        try UserTokenSigner.jwks([signer, stranger]).write(toFile: path, atomically: true, encoding: .utf8)
+        await #expect(throws: TokenAuthority.Failure.unknownKey) { try await authority.verify(try await stranger.sign(principal)) }
+        #expect(try await keys.reload())
+        #expect(try await authority.verify(try await stranger.sign(principal)) == principal)
+    }
+
+    @Test func theKeySetComesFromAFileOrAnHttpsURL() throws {
+        #expect(throws: ConfigurationError.self) { try JWKSSource(file: "", url: "") }
+        #expect(throws: ConfigurationError.self) { try JWKSSource(file: "/k.json", url: "https://issuer.example/jwks.json") }
+        #expect(throws: ConfigurationError.self) { try JWKSSource(file: "", url: "http://issuer.example/jwks.json") }
+        #expect(throws: ConfigurationError.self) { try JWKSSource(file: "", url: "file:///etc/passwd") }
+        #expect(try JWKSSource(file: "", url: "https://issuer.example/jwks.json").description == "https://issuer.example/jwks.json")
+        #expect(try JWKSSource(file: "", url: "http://127.0.0.1:8443/jwks.json").description == "http://127.0.0.1:8443/jwks.json")
     }
 }
