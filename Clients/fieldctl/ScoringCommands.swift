@@ -198,7 +198,7 @@ struct Indicators: AsyncParsableCommand {
             try options.print(response) {
                 table(["indicator", "actual", "target", "attained"], response.indicators.map {
                     [$0.name, "\(String(format: "%.1f", $0.actual)) \($0.unit)", String(format: "%.1f", $0.target), $0.attained ? "yes" : "no"]
-                })
+                }) + "\nno-plan days (not in process control): \(response.noPlanDays)"
             }
         }
     }

@@ -628,8 +628,12 @@ struct Simulation {
 
     enum ServiceName { case visits, workflows, scoring }
 
-    private mutating func job(_ service: ServiceName, _ name: String, _ asOf: Date) async throws {
-        let request = Fieldwork_V1_RunJobRequest.with { $0.name = name; $0.asOf = .init(date: asOf) }
+    /// Runs a job as of `asOf`, or as of the service's (simulated) now when nil.
+    private mutating func job(_ service: ServiceName, _ name: String, _ asOf: Date?) async throws {
+        let request = Fieldwork_V1_RunJobRequest.with {
+            $0.name = name
+            if let asOf { $0.asOf = .init(date: asOf) }
+        }
         let admin = try await fieldwork.caller("A0001")
         switch service {
         case .visits: _ = try await fieldwork.visits.runJob(request, metadata: admin, options: fieldwork.options)
@@ -644,7 +648,7 @@ struct Simulation {
     /// whose events make cards and firings, then workflows and scoring.
     private mutating func settle() async throws {
         for service in [ServiceName.visits, .workflows, .scoring] {
-            try await job(service, "outbox-relay", Date.distantPast)
+            try await job(service, "outbox-relay", nil)
         }
     }
 }

@@ -117,6 +117,8 @@ final class Cluster: @unchecked Sendable {
             // On the real clock a 09:30 cut-off would fail today's plans after breakfast;
             // PlanCutoffTests moves a simulated clock across it instead.
             "PLAN_CUTOFF": "24:00",
+            // Every day a working day, so a test closes the same "no plan" days whatever the weekday.
+            "PLAN_WORKDAYS": "1,2,3,4,5,6,7",
         ]
         for (key, value) in settings.merging(extra, uniquingKeysWith: { $1 }) where key != "FIELDWORK_ENV" { env[prefix + key] = value }
         // The secrets above are published in this repository: a service accepts them only on a development machine.

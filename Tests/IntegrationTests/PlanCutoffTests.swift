@@ -62,4 +62,79 @@ import Testing
             #expect(alone.planned == 0 && alone.rate == 0 && alone.noPlanRepIds == ["E1002"])
         }
     }
+
+    /// A working day a planner had no plan for closes as a "no plan" day at the
+    /// check time (SPEC §8.3): a row in visits, a PlanDayClosed event, and a count
+    /// of its own in scoring's hard indicators, within the caller's scope; weekends
+    /// (PLAN_WORKDAYS) close nothing, and days missed while the job did not run are
+    /// caught up on its next run.
+    @Test func daysWithoutAPlanCloseApartAndReachTheHardIndicators() async throws {
+        try await Cluster.with(createDatabases: [.visits, .scoring]) { cluster in
+            // Scoring first, and the only subscriber: on a simulated clock that stands still, an
+            // event that found its subscriber unreachable would wait for a retry that never comes.
+            try cluster.start(.scoring, extra: Cluster.simulatedClock)
+            try await cluster.waitUntilServing(.scoring)
+            try cluster.start(.visits, extra: Cluster.simulatedClock.merging([
+                "PLAN_CUTOFF": "09:30", "PLAN_WORKDAYS": "1,2,3,4,5", "SUBSCRIBERS": "scoring=127.0.0.1:\(cluster.ports[.scoring]!)",
+            ]) { $1 })
+            try await cluster.waitUntilServing(.visits)
+            let story = try await Story(cluster)
+            try await story.importDirectory()
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+            // Tuesday 2026-12-01 to Monday 2026-12-07.
+            func at(_ day: Int, _ hour: Int, _ minute: Int) -> Date {
+                calendar.date(from: DateComponents(year: 2026, month: 12, day: day, hour: hour, minute: minute))!
+            }
+            func closeDays(at time: Date) async throws -> String {
+                try await cluster.setTime(.visits, time)
+                return try await cluster.visits(story.admin) { client, metadata in
+                    try await client.runJob(.with { $0.name = "plan-day-close" }, metadata: metadata).summary
+                }
+            }
+            func closed(_ sql: String) throws -> String { try cluster.scalar(.visits, sql) }
+
+            try await cluster.setTime(.visits, at(1, 8, 45))
+            _ = try await cluster.visits(story.rep) { client, metadata in
+                try await client.setDailyPlan(.with {
+                    $0.day = .with { $0.year = 2026; $0.month = 12; $0.day = 1 }
+                    $0.visits = [.with { $0.customerID = "H-ZJ-001" }]
+                }, metadata: metadata)
+            }
+            // Tuesday: E1001 planned; the other planners (E1002, MK02) had no plan.
+            #expect(try await closeDays(at: at(1, 18, 5)) == "closed 1 rep-day(s) and 2 no-plan day(s) up to 2026-12-01")
+            // Again the same evening: nothing closes twice.
+            #expect(try await closeDays(at: at(1, 18, 30)) == "closed 0 rep-day(s) and 0 no-plan day(s) up to 2026-12-01")
+            // Monday: the job last ran on Tuesday; Wednesday to Friday and Monday close, the weekend does not.
+            #expect(try await closeDays(at: at(7, 18, 5)) == "closed 0 rep-day(s) and 12 no-plan day(s) up to 2026-12-07")
+            #expect(try closed("""
+                SELECT string_agg(day::text || ':' || count, ',' ORDER BY day)
+                FROM (SELECT day, count(*) FROM plan_days WHERE no_plan GROUP BY day) d
+                """) == "2026-12-01:2,2026-12-02:3,2026-12-03:3,2026-12-04:3,2026-12-07:3")
+            #expect(try closed("SELECT count(*) FROM plan_days WHERE rep_id = 'E1001' AND day = '2026-12-01' AND NOT no_plan AND planned = 1") == "1")
+
+            // Scoring keeps the days; each caller counts those of the planners they reach.
+            try await story.flushVisitsOutbox()
+            try await cluster.eventually("scoring has every closed day") {
+                try cluster.scalar(.scoring, "SELECT count(*) || '/' || count(*) FILTER (WHERE no_plan) FROM plan_days") == "15/14"
+            }
+            let (weekStart, mondayEvening) = (at(1, 0, 0), at(7, 20, 0))
+            try await cluster.setTime(.scoring, mondayEvening)
+            func indicators(_ token: String) async throws -> Fieldwork_V1_HardIndicatorsResponse {
+                try await cluster.scoring(token) { client, metadata in
+                    try await client.hardIndicators(.with {
+                        $0.range.from = .init(date: weekStart)
+                        $0.range.to = .init(date: mondayEvening)
+                    }, metadata: metadata)
+                }
+            }
+            let all = try await indicators(story.admin)
+            #expect(all.noPlanDays == 14)
+            // E1001 planned one visit and made none: 0 %, and the no-plan days are not in the rate.
+            #expect(all.indicators.first { $0.name == "process_control" }?.actual == 0)
+            #expect(try await indicators(try await story.token("M2001")).noPlanDays == 9)   // E1001 (4) and E1002 (5)
+            #expect(try await indicators(try await story.token("D3001")).noPlanDays == 9)   // 杭州: E1001 (4) and MK02 (5)
+            #expect(try await indicators(try await cluster.token("M9009", [.manager], region: "杭州")).noPlanDays == 0)   // nobody in the team
+        }
+    }
 }

@@ -103,6 +103,23 @@ import Testing
             #expect(await rpcCode {
                 _ = try await cluster.scoring(story.rep) { client, metadata in try await client.hardIndicators(.init(), metadata: metadata) }
             } == .permissionDenied)
+
+            // Within the caller's scope (SPEC §8.2): E1001's manager sees E1001's cards and customers as the
+            // admin does; a manager nobody reports to sees no card, no customer and no attainment.
+            let scoped: @Sendable (String) async throws -> [String: Fieldwork_V1_HardIndicator] = { token in
+                let indicators = try await cluster.scoring(token) { client, metadata in
+                    try await client.hardIndicators(.init(), metadata: metadata).indicators
+                }
+                return Dictionary(uniqueKeysWithValues: indicators.map { ($0.name, $0) })
+            }
+            let manager = try await scoped(try await story.token("M2001"))
+            #expect(manager["collaboration"]?.attained == true && manager["strategy_effectiveness"]?.actual == 50)
+            let loneManager = try await cluster.token("M9009", [.manager], department: "sales", region: "杭州")
+            let lone = try await scoped(loneManager)
+            #expect(lone["collaboration"]?.actual == 0 && lone["collaboration"]?.attained == false)
+            #expect(lone["strategy_effectiveness"]?.actual == 0 && lone["strategy_effectiveness"]?.attained == false)
+            let loneReport = try await report(loneManager, DemoData.shanghaiDate(daysFromToday: -40), 0)
+            #expect(loneReport.recommended == 0 && loneReport.others == 0)
         }
     }
 }

@@ -212,10 +212,11 @@ import Testing
                 }
             } throws: { ($0 as? RPCError)?.code == .permissionDenied }
 
-            // 18:00 in Shanghai: each rep's day closes once, with the counts published.
+            // 18:00 in Shanghai: each rep's day closes once, with the counts published; MK02, the
+            // other rep, had no plan and closes a "no plan" day (every day is a workday in the tests).
             let checkTime = ISO8601DateFormatter().date(from: String(format: "%04d-%02d-%02dT18:00:00+08:00", today.year, today.month, today.day))!
             try await cluster.setTime(.visits, checkTime)
-            for expected in [2, 0] {
+            for expected in [3, 0] {
                 let ran = try await cluster.visits(story.admin) { client, metadata in
                     try await client.runJob(.with { $0.name = "plan-day-close"; $0.asOf = .init(date: checkTime) }, metadata: metadata)
                 }
@@ -225,8 +226,11 @@ import Testing
                 SELECT string_agg(aggregate_id, ',' ORDER BY aggregate_id) FROM outbox
                 WHERE event_type = 'visits.PlanDayClosed' AND subscriber = 'scoring'
                 """)
-            #expect(published == "plan:E1001,plan:E1002")
-            #expect(try cluster.scalar(.visits, "SELECT string_agg(rep_id || '=' || valid || '/' || planned, ',' ORDER BY rep_id) FROM plan_days") == "E1001=9/10,E1002=10/10")
+            #expect(published == "plan:E1001,plan:E1002,plan:MK02")
+            #expect(try cluster.scalar(.visits, """
+                SELECT string_agg(rep_id || '=' || valid || '/' || planned || CASE WHEN no_plan THEN ' no plan' ELSE '' END, ',' ORDER BY rep_id)
+                FROM plan_days
+                """) == "E1001=9/10,E1002=10/10,MK02=0/0 no plan")
             let plan = try await cluster.visits(story.rep) { client, metadata in
                 try await client.getDailyPlan(.with { $0.day = today }, metadata: metadata)
             }

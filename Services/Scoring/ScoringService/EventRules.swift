@@ -26,8 +26,9 @@ extension ScoringService {
         case .cardCreated(let card):
             try await connection.query(
                 """
-                INSERT INTO card_responses (card_id, department, created_at) VALUES (\(card.cardID), \(card.department), \(at))
-                ON CONFLICT (card_id) DO NOTHING
+                INSERT INTO card_responses (card_id, department, created_at, requester_id)
+                VALUES (\(card.cardID), \(card.department), \(at), \(card.requesterID))
+                ON CONFLICT (card_id) DO UPDATE SET requester_id = excluded.requester_id
                 """, logger: environment.logger)
         case .cardFirstResponse(let response):
             try await connection.query(
@@ -46,9 +47,10 @@ extension ScoringService {
         let day = try close.day.localDate(field: "event.plan_day_closed.day")
         try await connection.query(
             """
-            INSERT INTO plan_days (rep_id, day, region, planned, valid)
-            VALUES (\(close.repID), \(day.description)::date, \(close.region), \(Int(close.planned)), \(Int(close.valid)))
-            ON CONFLICT (rep_id, day) DO UPDATE SET region = excluded.region, planned = excluded.planned, valid = excluded.valid
+            INSERT INTO plan_days (rep_id, day, region, planned, valid, no_plan)
+            VALUES (\(close.repID), \(day.description)::date, \(close.region), \(Int(close.planned)), \(Int(close.valid)), \(close.noPlan))
+            ON CONFLICT (rep_id, day) DO UPDATE
+                SET region = excluded.region, planned = excluded.planned, valid = excluded.valid, no_plan = excluded.no_plan
             """, logger: environment.logger)
         guard let stored = try await strategy.enabledRule("plan_shortfall", on: connection) else { return }
         let threshold = stored.rule.number("threshold_percent")

@@ -46,18 +46,19 @@ extension ScoringService {
     /// Recommended against not recommended (customer, product line) pairs of the
     /// cohort run — the last run on or before the cohort date — and how many of
     /// each converted (WON in the funnel, or a first purchase of the line) in the
-    /// following months.
+    /// following months, among the customers owned within the caller's scope.
     func effectivenessReport(_ request: Fieldwork_V1_EffectivenessReportRequest) async throws -> Fieldwork_V1_EffectivenessReportResponse {
         let cohort = try request.cohort.localDate(field: "cohort")
         let months = request.months == 0 ? 6 : Int(request.months)
         guard (1...24).contains(months) else { throw DomainError.invalidArgument(field: "months", message: "must be within 1–24") }
         let endOfCohortDay = environment.calendar.instant(environment.calendar.adding(days: 1, to: cohort))
+        let owners = try await customerOwners(try Principal.required())
         return try await environment.postgres.withConnection { connection in
             guard let run = try await cohortRun(before: endOfCohortDay, on: connection) else {
                 throw DomainError.notFound(entity: "scoring run on or before", id: cohort.description)
             }
             let windowEnd = min(environment.calendar.adding(months: months, to: run.asOf), environment.clock.now())
-            let result = try await effectiveness(run: run.id, from: run.asOf, to: windowEnd, on: connection)
+            let result = try await effectiveness(run: run.id, from: run.asOf, to: windowEnd, owners: owners, on: connection)
             return .with {
                 $0.recommended = Int32(result.recommended)
                 $0.recommendedConverted = Int32(result.recommendedConverted)
@@ -74,7 +75,9 @@ extension ScoringService {
     }
 
     /// Process control, collaboration and strategy effectiveness for a period
-    /// (default: this month so far), each with its actual value and attainment.
+    /// (default: this month so far), each with its actual value and attainment,
+    /// over the caller's scope (SPEC §8.2): the plans of the reps they reach,
+    /// the cards those reps asked for, and the customers those reps own.
     func hardIndicators(_ request: Fieldwork_V1_HardIndicatorsRequest) async throws -> Fieldwork_V1_HardIndicatorsResponse {
         let now = environment.clock.now()
         let today = environment.calendar.day(of: now)
@@ -85,14 +88,17 @@ extension ScoringService {
         guard window.from < window.to else { throw DomainError.invalidArgument(field: "range.from", message: "must be before range.to and now") }
         let firstDay = environment.calendar.day(of: window.from).description
         let lastDay = environment.calendar.day(of: window.to.addingTimeInterval(-0.001)).description
+        let scope = try await customerOwners(try Principal.required())
         return try await environment.postgres.withConnection { connection in
-            var planned: Int64 = 0, valid: Int64 = 0
-            for try await (p, v) in try await connection.query(
+            var planned: Int64 = 0, valid: Int64 = 0, noPlanDays: Int64 = 0
+            for try await (p, v, n) in try await connection.query(
                 """
-                SELECT coalesce(sum(planned), 0)::int8, coalesce(sum(least(valid, planned)), 0)::int8 FROM plan_days
-                WHERE day BETWEEN \(firstDay)::date AND \(lastDay)::date
+                SELECT coalesce(sum(planned), 0)::int8, coalesce(sum(least(valid, planned)), 0)::int8,
+                       count(*) FILTER (WHERE no_plan)::int8
+                FROM plan_days
+                WHERE day BETWEEN \(firstDay)::date AND \(lastDay)::date AND (\(scope.everyone) OR rep_id = ANY (\(scope.people)))
                 """, logger: environment.logger
-            ).decode((Int64, Int64).self) { (planned, valid) = (p, v) }
+            ).decode((Int64, Int64, Int64).self) { (planned, valid, noPlanDays) = (p, v, n) }
             let completion = planned == 0 ? 0 : (Double(valid) / Double(planned) * 1000).rounded() / 10
 
             // A card still unanswered counts with its age so far: it is at least that slow.
@@ -102,7 +108,9 @@ extension ScoringService {
                 SELECT count(*)::int8,
                        coalesce(percentile_cont(0.5) WITHIN GROUP (
                            ORDER BY extract(epoch FROM coalesce(first_response_at, \(window.to)) - created_at) / 3600), 0)::float8
-                FROM card_responses WHERE created_at >= \(window.from) AND created_at < \(window.to)
+                FROM card_responses
+                WHERE created_at >= \(window.from) AND created_at < \(window.to)
+                  AND (\(scope.everyone) OR requester_id = ANY (\(scope.people)))
                 """, logger: environment.logger
             ).decode((Int64, Double).self) { (cards, median) = (count, (hours * 10).rounded() / 10) }
 
@@ -113,9 +121,10 @@ extension ScoringService {
             if cohort == nil { cohort = try await firstRun(in: TimeWindow(from: .distantPast, to: window.to), on: connection) }
             if let run = cohort {
                 let sixMonths = environment.calendar.adding(months: 6, to: run.asOf)
-                strategy = try await effectiveness(run: run.id, from: run.asOf, to: min(sixMonths, window.to), on: connection)
+                strategy = try await effectiveness(run: run.id, from: run.asOf, to: min(sixMonths, window.to), owners: scope, on: connection)
             }
             return .with {
+                $0.noPlanDays = Int32(noPlanDays)
                 $0.indicators = [
                     .with {
                         $0.name = "process_control"; $0.actual = completion; $0.target = 92; $0.unit = "%"
@@ -152,15 +161,19 @@ extension ScoringService {
     }
 
     /// Counts the cohort's (customer, line) pairs not yet won at the run, split by
-    /// recommended or not, and those converted in (from, to].
-    private func effectiveness(run: UUID, from: Date, to: Date, on connection: PostgresConnection) async throws -> Recommendations.Effectiveness {
+    /// recommended or not, and those converted in (from, to], for the customers
+    /// `owners` owns.
+    private func effectiveness(
+        run: UUID, from: Date, to: Date, owners: Scope, on connection: PostgresConnection
+    ) async throws -> Recommendations.Effectiveness {
         let fromDay = environment.calendar.day(of: from).description, toDay = environment.calendar.day(of: to).description
         for try await (recommended, recommendedConverted, others, othersConverted) in try await connection.query(
             """
             WITH lines AS (SELECT DISTINCT product_line AS line FROM directory_products WHERE active),
             pairs AS (
-                SELECT h.customer_id AS c, l.line FROM customer_health h CROSS JOIN lines l
-                WHERE h.run_id = \(run)
+                SELECT h.customer_id AS c, l.line
+                FROM customer_health h CROSS JOIN lines l LEFT JOIN directory_customers dc ON dc.id = h.customer_id
+                WHERE h.run_id = \(run) AND (\(owners.everyone) OR dc.owner_rep_id = ANY (\(owners.people)))
                   AND NOT EXISTS (SELECT 1 FROM funnel_changes f WHERE f.customer_id = h.customer_id AND f.product_line = l.line
                                     AND f.to_stage = 'WON' AND f.changed_at <= \(from))
                   AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.customer_id = h.customer_id AND p.product_line = l.line

@@ -60,8 +60,11 @@ struct ScoringService: RegistrableRPCService {
         Method.HealthHistory.descriptor: .people(objects: "as GetCustomerHealth"),
         Method.ListWarnings.descriptor: .people(objects: "as GetCustomerHealth"),
         Method.ListRecommendations.descriptor: .people(objects: "as GetCustomerHealth"),
-        Method.EffectivenessReport.descriptor: .only(.manager, .director, .ops, .executive, .admin),
-        Method.HardIndicators.descriptor: .only(.manager, .director, .ops, .executive, .admin),
+        Method.EffectivenessReport.descriptor: .only(
+            .manager, .director, .ops, .executive, .admin, objects: "customers owned in the caller's scope (team, region; executive, admin all)"),
+        Method.HardIndicators.descriptor: .only(
+            .manager, .director, .ops, .executive, .admin,
+            objects: "plans, cards asked for and customers of the reps in the caller's scope (team, region; executive, admin all)"),
         Method.ListRules.descriptor: .only(.manager, .director, .ops, .executive, .admin),
         Method.UpdateRule.descriptor: .admin,
         Method.ListRuleFirings.descriptor: .people(objects: "reps, academics, kams, dept heads: firings they were notified of"),

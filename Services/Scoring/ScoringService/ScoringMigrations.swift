@@ -218,6 +218,13 @@ enum ScoringMigrations {
             CREATE TRIGGER scoring_runs_kept BEFORE DELETE OR TRUNCATE ON scoring_runs
                 FOR EACH STATEMENT EXECUTE FUNCTION scoring_runs_are_history();
             """),
+        Migration(105, "no-plan days", """
+            -- Working days a rep closed without a plan: reported apart from process control.
+            ALTER TABLE plan_days ADD COLUMN no_plan boolean NOT NULL DEFAULT false;
+            -- Who asked for a card, so collaboration is reported within the caller's scope
+            -- (SPEC §8.2); cards copied before this migration have none and count company-wide only.
+            ALTER TABLE card_responses ADD COLUMN requester_id text;
+            """),
     ]
 }
 

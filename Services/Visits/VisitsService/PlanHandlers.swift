@@ -156,11 +156,13 @@ extension VisitsService {
     /// The check-time job: closes every rep's planned day up to `asOf` (today
     /// once the check time passed) and publishes the counts. A day closes once:
     /// the `plan_days` row is the guard, also across replicas and re-runs.
-    func closePlanDays(asOf: Date, checkHour: Int, checkMinute: Int) async throws -> JobOutcome {
+    func closePlanDays(asOf: Date, checkHour: Int, checkMinute: Int, workdays: Set<Int>) async throws -> JobOutcome {
         let calendar = environment.calendar
         let today = calendar.day(of: asOf)
         let lastDay = asOf >= calendar.instant(today, hour: checkHour, minute: checkMinute) ? today : calendar.adding(days: -1, to: today)
         return try await environment.transaction { connection in
+            // Read before this run closes anything: the first day not closed yet.
+            let firstNoPlanDay = try await firstUnclosedDay(upTo: lastDay, on: connection)
             var open: [(String, LocalDate)] = []
             for try await (rep, dayText) in try await connection.query(
                 """
@@ -193,8 +195,52 @@ extension VisitsService {
                 }), aggregateID: "plan:\(rep)", at: asOf, on: connection)
                 closed += 1
             }
-            return JobOutcome(items: closed, summary: "closed \(closed) rep-day(s) up to \(lastDay)")
+            let noPlan = try await closeNoPlanDays(from: firstNoPlanDay, to: lastDay, workdays: workdays, asOf: asOf, on: connection)
+            return JobOutcome(items: closed + noPlan, summary: "closed \(closed) rep-day(s) and \(noPlan) no-plan day(s) up to \(lastDay)")
         }
+    }
+
+    /// The day after the last one closed, at most a week before `lastDay`; on a
+    /// fresh system `lastDay` itself (nobody planned before it).
+    private func firstUnclosedDay(upTo lastDay: LocalDate, on connection: PostgresConnection) async throws -> LocalDate {
+        var first = lastDay
+        for try await latest in try await connection.query("SELECT max(day)::text FROM plan_days", logger: environment.logger).decode(String?.self) {
+            if let latest, let day = LocalDate(iso: latest) { first = max(day.adding(days: 1), lastDay.adding(days: -6)) }
+        }
+        return first
+    }
+
+    /// Working days from `first` to `lastDay` on which an active planner had no
+    /// plan close as "no plan" (SPEC §8.3): a `plan_days` row with nothing planned
+    /// and a PlanDayClosed marked `no_plan`.
+    private func closeNoPlanDays(
+        from first: LocalDate, to lastDay: LocalDate, workdays: Set<Int>, asOf: Date, on connection: PostgresConnection
+    ) async throws -> Int {
+        guard first <= lastDay else { return 0 }
+        let weekdays = workdays.sorted()
+        var closed: [(rep: String, day: LocalDate, region: String)] = []
+        for try await (rep, dayText, region) in try await connection.query(
+            """
+            INSERT INTO plan_days (rep_id, day, planned, valid, closed_at, no_plan)
+            SELECT p.id, d::date, 0, 0, \(asOf), true
+            FROM people p CROSS JOIN generate_series(\(first.description)::date, \(lastDay.description)::date, interval '1 day') d
+            WHERE p.active AND p.roles && ARRAY['rep', 'academic', 'kam'] AND extract(isodow FROM d)::int = ANY (\(weekdays))
+              AND NOT EXISTS (SELECT 1 FROM plan_items i WHERE i.rep_id = p.id AND i.day = d::date)
+            ON CONFLICT DO NOTHING
+            RETURNING rep_id, day::text, (SELECT region FROM people WHERE id = rep_id)
+            """, logger: environment.logger
+        ).decode((String, String, String).self) {
+            if let day = LocalDate(iso: dayText) { closed.append((rep, day, region)) }
+        }
+        for close in closed.sorted(by: { ($0.day, $0.rep) < ($1.day, $1.rep) }) {
+            try await environment.publish(.planDayClosed(.with {
+                $0.repID = close.rep
+                $0.day = .init(close.day)
+                $0.region = close.region
+                $0.noPlan = true
+            }), aggregateID: "plan:\(close.rep)", at: asOf, on: connection)
+        }
+        return closed.count
     }
 
     private func planItems(rep: String, day: LocalDate, on connection: PostgresConnection) async throws -> [Fieldwork_V1_PlannedVisit] {

@@ -16,6 +16,8 @@ public enum VisitsBlueprint {
             Setting("WATERMARK_KEY", default: nil, help: "HMAC key of the GPS watermark on visit records", secret: true),
             Setting("PLAN_CHECK_TIME", default: "18:00", help: "local time the plan-day-close job closes each rep's day"),
             Setting("PLAN_CUTOFF", default: "09:30", help: "local time after which a day's plan can no longer be created or changed (24:00: none)"),
+            Setting("PLAN_WORKDAYS", default: "1,2,3,4,5",
+                    help: "ISO weekdays (1 = Monday) a planner without a plan closes as a 'no plan' day (empty: none)"),
             Setting("OBJECTION_DIGEST_TIME", default: "08:00", help: "local time on Mondays the objection digest goes to marketing"),
         ],
         migrations: VisitsMigrations.all,
@@ -23,8 +25,9 @@ public enum VisitsBlueprint {
         makeService: { environment in
             let service = try VisitsService(environment: environment)
             let check = try clockTime(environment.configuration, "PLAN_CHECK_TIME")
+            let workdays = try weekdays(environment.configuration, "PLAN_WORKDAYS")
             environment.jobs.register(Job("plan-day-close", schedule: .daily(hour: check.hour, minute: check.minute)) { asOf in
-                try await service.closePlanDays(asOf: asOf, checkHour: check.hour, checkMinute: check.minute)
+                try await service.closePlanDays(asOf: asOf, checkHour: check.hour, checkMinute: check.minute, workdays: workdays)
             })
             let digest = try clockTime(environment.configuration, "OBJECTION_DIGEST_TIME")
             environment.jobs.register(Job("objection-digest", schedule: .weekly(weekday: 1, hour: digest.hour, minute: digest.minute)) { asOf in
@@ -33,6 +36,16 @@ public enum VisitsBlueprint {
             return service
         }
     )
+}
+
+/// ISO weekdays "1,2,3,4,5" from a setting.
+private func weekdays(_ configuration: ServiceConfiguration, _ name: String) throws -> Set<Int> {
+    let text = configuration.string(name)
+    let days = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard days.allSatisfy({ $0.map { (1...7).contains($0) } ?? false }) else {
+        throw ConfigurationError(description: "\(configuration.prefix)\(name) must list ISO weekdays 1–7, got '\(text)'")
+    }
+    return Set(days.compactMap { $0 })
 }
 
 /// "HH:MM" from a setting; with `endOfDay`, "24:00" too (midnight at the day's end).

@@ -173,5 +173,9 @@ enum VisitsMigrations {
             END
             $$;
             """),
+        Migration(107, "no-plan days", """
+            -- A working day a planner closed without a plan (SPEC §8.3): planned and valid 0.
+            ALTER TABLE plan_days ADD COLUMN no_plan boolean NOT NULL DEFAULT false;
+            """),
     ]
 }

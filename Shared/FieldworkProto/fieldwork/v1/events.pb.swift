@@ -485,6 +485,10 @@ public nonisolated struct Fieldwork_V1_PlanDayClosed: Sendable {
 
   public var region: String = String()
 
+  /// A working day the rep had no plan for (planned and valid 0): reported
+  /// apart, never as complete (SPEC §8.3).
+  public var noPlan: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1698,7 +1702,7 @@ nonisolated extension Fieldwork_V1_SupportRequested: SwiftProtobuf.Message, Swif
 
 nonisolated extension Fieldwork_V1_PlanDayClosed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlanDayClosed"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rep_id\0\u{1}day\0\u{1}planned\0\u{1}valid\0\u{1}region\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rep_id\0\u{1}day\0\u{1}planned\0\u{1}valid\0\u{1}region\0\u{3}no_plan\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1711,6 +1715,7 @@ nonisolated extension Fieldwork_V1_PlanDayClosed: SwiftProtobuf.Message, SwiftPr
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.planned) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.valid) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.noPlan) }()
       default: break
       }
     }
@@ -1736,6 +1741,9 @@ nonisolated extension Fieldwork_V1_PlanDayClosed: SwiftProtobuf.Message, SwiftPr
     if !self.region.isEmpty {
       try visitor.visitSingularStringField(value: self.region, fieldNumber: 5)
     }
+    if self.noPlan != false {
+      try visitor.visitSingularBoolField(value: self.noPlan, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1745,6 +1753,7 @@ nonisolated extension Fieldwork_V1_PlanDayClosed: SwiftProtobuf.Message, SwiftPr
     if lhs.planned != rhs.planned {return false}
     if lhs.valid != rhs.valid {return false}
     if lhs.region != rhs.region {return false}
+    if lhs.noPlan != rhs.noPlan {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1101,6 +1101,10 @@ public nonisolated struct Fieldwork_V1_HardIndicatorsResponse: Sendable {
 
   public var indicators: [Fieldwork_V1_HardIndicator] = []
 
+  /// Working days closed with no plan, rep by rep, in the period: not in
+  /// process control's rate (they have nothing planned), and never complete.
+  public var noPlanDays: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3168,7 +3172,7 @@ nonisolated extension Fieldwork_V1_HardIndicatorsRequest: SwiftProtobuf.Message,
 
 nonisolated extension Fieldwork_V1_HardIndicatorsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HardIndicatorsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}indicators\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}indicators\0\u{3}no_plan_days\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3177,6 +3181,7 @@ nonisolated extension Fieldwork_V1_HardIndicatorsResponse: SwiftProtobuf.Message
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.indicators) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.noPlanDays) }()
       default: break
       }
     }
@@ -3186,11 +3191,15 @@ nonisolated extension Fieldwork_V1_HardIndicatorsResponse: SwiftProtobuf.Message
     if !self.indicators.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.indicators, fieldNumber: 1)
     }
+    if self.noPlanDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.noPlanDays, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fieldwork_V1_HardIndicatorsResponse, rhs: Fieldwork_V1_HardIndicatorsResponse) -> Bool {
     if lhs.indicators != rhs.indicators {return false}
+    if lhs.noPlanDays != rhs.noPlanDays {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
