@@ -39,6 +39,10 @@ public struct ServiceConfiguration: Sendable {
             Setting("DATABASE_URL", default: "postgres://\(database)@127.0.0.1:5432/\(database)",
                     help: "PostgreSQL URL: postgres://user[:password]@host:port/database", secret: true),
             Setting("DATABASE_POOL_SIZE", default: "10", help: "maximum PostgreSQL connections"),
+            Setting("DATABASE_STATEMENT_TIMEOUT_MS", default: "30000",
+                    help: "PostgreSQL ends a statement running longer (the call gets DEADLINE_EXCEEDED); migrations are exempt"),
+            Setting("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default: "60000",
+                    help: "PostgreSQL closes a connection whose transaction sat idle this long"),
             Setting("JWKS_FILE", default: "",
                     help: "the user-token issuer's public keys (JSON Web Key Set, ES256 keys with kid; two during a rotation); or JWKS_URL"),
             Setting("JWKS_URL", default: "",
@@ -64,7 +68,7 @@ public struct ServiceConfiguration: Sendable {
             Setting("SIMULATED_CLOCK", default: "off",
                     help: "development only: business time stands still until SimulationClock/SetTime sets it (the showcase)"),
             Setting("LOG_LEVEL", default: "info", help: "trace, debug, info, notice, warning, error"),
-        ] + TransportSecurity.settings
+        ] + TransportSecurity.settings + TransportLimits.settings
     }
 
     public let service: String

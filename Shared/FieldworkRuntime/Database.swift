@@ -4,7 +4,26 @@ import PostgresNIO
 
 /// Builds the pooled PostgreSQL client from a `postgres://user:pass@host:port/db` URL.
 public enum Database {
-    public static func makeClient(url: String, maximumConnections: Int, logger: Logger) throws -> PostgresClient {
+    /// How long one statement may run, and a transaction may sit idle, before
+    /// PostgreSQL ends it (SPEC §11.4): a stuck statement or a transaction left
+    /// open cannot hold a pooled connection and its locks for ever.
+    public struct Timeouts: Sendable, Equatable {
+        public var statement: Duration
+        public var idleInTransaction: Duration
+
+        public init(statement: Duration = .seconds(30), idleInTransaction: Duration = .seconds(60)) {
+            self.statement = statement
+            self.idleInTransaction = idleInTransaction
+        }
+
+        /// Run-time parameters sent when each connection starts.
+        var startupParameters: [(String, String)] {
+            [("statement_timeout", "\(statement.milliseconds)"),
+             ("idle_in_transaction_session_timeout", "\(idleInTransaction.milliseconds)")]
+        }
+    }
+
+    public static func makeClient(url: String, maximumConnections: Int, timeouts: Timeouts = Timeouts(), logger: Logger) throws -> PostgresClient {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty else {
             throw ConfigurationError(description: "DATABASE_URL must look like postgres://user[:password]@host:port/database")
@@ -19,6 +38,7 @@ public enum Database {
         )
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = timeouts.startupParameters
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 }
@@ -104,6 +124,8 @@ public enum Migrator {
         let versions = migrations.map(\.version)
         precondition(Set(versions).count == versions.count, "duplicate migration numbers")
         return try await client.withTransaction(logger: logger) { connection in
+            // A migration may rewrite a large table: the pool's statement timeout is not for it.
+            _ = try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
             _ = try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
             _ = try await connection.query(
                 """

@@ -58,8 +58,18 @@ extension RPCError {
             if error.code == .unknown, let cause = error.cause { return mapped(cause, requestID: requestID) }
             return error
         }
-        if let error = error as? PostgresTransactionError, let cause = error.closureError { return mapped(cause, requestID: requestID) }
+        if let error = error as? PostgresTransactionError {
+            // The closure's own error first; else why BEGIN or COMMIT failed (e.g. the server went away).
+            if let cause = error.closureError ?? error.commitError ?? error.beginError { return mapped(cause, requestID: requestID) }
+        }
         if let error = error as? any RPCErrorConvertible { return RPCError(error) }
+        if let error = error as? PSQLError, error.isConnectionLoss {
+            // Nothing the call wrote is committed unless it said so: retrying is safe (commands carry request ids).
+            return RPCError(code: .unavailable, message: "the database connection was lost, retry (request id \(requestID))")
+        }
+        if let error = error as? PSQLError, error.serverInfo?[.sqlState] == PostgresError.Code.queryCanceled.raw {
+            return RPCError(code: .deadlineExceeded, message: "a database statement ran past its time limit (request id \(requestID))")
+        }
         if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
             // A race the handler's own checks could not see, e.g. two creates of one id.
             if state == PostgresError.Code.uniqueViolation.raw {
@@ -71,6 +81,24 @@ extension RPCError {
         }
         if error is CancellationError { return RPCError(code: .cancelled, message: "cancelled") }
         return RPCError(code: .internalError, message: "internal error (request id \(requestID))")
+    }
+}
+
+extension PSQLError {
+    /// The connection broke or the server is going away (restart, failover,
+    /// shutdown, too many connections): a retryable condition, never INTERNAL.
+    var isConnectionLoss: Bool {
+        switch code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+            return true
+        case .server:
+            guard let state = serverInfo?[.sqlState] else { return false }
+            // Class 08: connection exception; 57P01-57P03: admin or crash shutdown, cannot connect now;
+            // 53300: too many connections; 25P03: idle-in-transaction timeout (the server closed the session).
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300", "25P03"].contains(state)
+        default:
+            return false
+        }
     }
 }
 

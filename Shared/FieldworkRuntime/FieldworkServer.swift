@@ -112,7 +112,11 @@ public enum FieldworkServer {
             userKeys: userKeys, serviceSecret: configuration.string("JWT_SECRET"), service: blueprint.name,
             issuer: configuration.string("JWT_ISSUER"), audience: configuration.string("JWT_AUDIENCE"))
         let postgres = try Database.makeClient(
-            url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"), logger: logger)
+            url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"),
+            timeouts: .init(
+                statement: .milliseconds(try configuration.positiveInt("DATABASE_STATEMENT_TIMEOUT_MS")),
+                idleInTransaction: .milliseconds(try configuration.positiveInt("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS"))),
+            logger: logger)
 
         let registry = PrometheusCollectorRegistry()
         let health = HealthState()
@@ -165,11 +169,16 @@ public enum FieldworkServer {
         // Server reflection lists what this server registers (itself included) and serves the embedded schema.
         rpcServices.append(try ServerReflectionService(describing: rpcServices))
         let access = AccessRules(blueprint.access).merging(SimulationClockService.access)
+        let limits = try TransportLimits(configuration)
         let server = GRPCServer(
-            transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security?.server ?? .plaintext),
+            transport: MessageSizeLimit(
+                .http2NIOPosix(
+                    address: .ipv4(host: host, port: port), transportSecurity: security?.server ?? .plaintext, config: limits.serverConfig),
+                maxMessageBytes: limits.maxMessageBytes),
             services: rpcServices,
             interceptors: [
                 RequestLogInterceptor(logger: logger, metrics: RPCMetrics(registry: registry), readiness: health),
+                ServerDeadlineInterceptor(unaryLimit: limits.unaryDeadline),
                 AuthInterceptor(authority: tokens, access: access),
             ]
         )
@@ -191,7 +200,7 @@ public enum FieldworkServer {
             // Serving status only, no data and no auth: safe in plaintext on any address,
             // so kubelet's native gRPC probes work while PORT requires mTLS.
             let healthServer = GRPCServer(
-                transport: .http2NIOPosix(address: .ipv4(host: host, port: healthPort), transportSecurity: .plaintext),
+                transport: .http2NIOPosix(address: .ipv4(host: host, port: healthPort), transportSecurity: .plaintext, config: limits.serverConfig),
                 services: [HealthService(state: health, serviceNames: [blueprint.grpcServiceName])])
             services.append(GRPCServerService(server: healthServer, health: health, name: "\(blueprint.name) health", logger: logger))
         }
@@ -251,8 +260,8 @@ struct DatabaseMonitor: Service {
 
 /// The gRPC server as a lifecycle service: on graceful shutdown it reports
 /// NOT_SERVING, stops accepting new RPCs and lets in-flight ones finish.
-struct GRPCServerService: Service {
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
+struct GRPCServerService<Transport: ServerTransport>: Service {
+    let server: GRPCServer<Transport>
     let health: HealthState
     let name: String
     let logger: Logger
