@@ -189,4 +189,52 @@ import Testing
             } == 0)
         }
     }
+
+    /// SPEC §11.2: each open stream reads the database, so they are bounded per
+    /// person (SUBSCRIBE_PER_PERSON) and per replica (SUBSCRIBE_MAX); the excess is
+    /// refused by name, and a closed stream frees its place.
+    @Test func subscriptionsAreBoundedPerPersonAndPerReplica() async throws {
+        try await Cluster.with(createDatabases: [.visits, .notifications]) { cluster in
+            let story = try await Self.start(cluster, ["SUBSCRIBE_PER_PERSON": "2", "SUBSCRIBE_MAX": "3"])
+            let mk02 = try await story.token("MK02"), e1002 = try await story.token("E1002"), lg02 = try await story.token("LG02")
+            @Sendable func hold(_ token: String) -> Task<Void, any Error> {
+                Task {
+                    try await cluster.notifications(token) { client, metadata in
+                        try await client.subscribe(.init(), metadata: metadata) { response in for try await _ in response.messages {} }
+                    }
+                }
+            }
+            /// A stream open for a second: nil when it was admitted (and then ended by its deadline).
+            @Sendable func refusal(_ token: String) async -> RPCError? {
+                do {
+                    try await cluster.notifications(token) { client, metadata in
+                        var options = CallOptions.defaults
+                        options.timeout = .seconds(1)
+                        try await client.subscribe(.init(), metadata: metadata, options: options) { response in
+                            for try await _ in response.messages {}
+                        }
+                    }
+                    return RPCError(code: .internalError, message: "the stream ended without its deadline")
+                } catch let error as RPCError {
+                    return error.code == .deadlineExceeded ? nil : error
+                } catch {
+                    return RPCError(code: .internalError, message: "\(error)")
+                }
+            }
+            let held = [hold(mk02), hold(mk02)]
+            try await Task.sleep(for: .milliseconds(500))
+            let third = await refusal(mk02)
+            #expect(third?.code == .resourceExhausted && third?.message.contains("SUBSCRIBE_PER_PERSON") == true, "\(String(describing: third))")
+            #expect(await refusal(e1002) == nil)   // another person: admitted
+            let other = hold(e1002)
+            try await Task.sleep(for: .milliseconds(500))
+            let full = await refusal(lg02)
+            #expect(full?.code == .resourceExhausted && full?.message.contains("SUBSCRIBE_MAX") == true, "\(String(describing: full))")
+            // One of MK02's streams closes: its place is free again.
+            held[0].cancel()
+            _ = try? await held[0].value
+            try await cluster.eventually("a place for LG02") { await refusal(lg02) == nil }
+            for task in [held[1], other] { task.cancel(); _ = try? await task.value }
+        }
+    }
 }

@@ -28,6 +28,8 @@ public enum NotificationsBlueprint {
                     help: "posts per robot in any minute; WeCom allows 20, and 18 leaves room for posts still in flight when the minute turns"),
             Setting("WECOM_RATE_LIMIT_PAUSE_SECONDS", default: "60", help: "how long a robot that answered errcode 45009 (over the limit) gets no posts"),
             Setting("WECOM_ROBOT_BURST", default: "5", help: "posts a robot may send at once; the rest of the minute's allowance refills evenly"),
+            Setting("SUBSCRIBE_PER_PERSON", default: "5", help: "open Subscribe streams one person may hold on one replica"),
+            Setting("SUBSCRIBE_MAX", default: "5000", help: "open Subscribe streams on one replica"),
             Setting("LINK_BASE_URL", default: "",
                     help: "web address that opens fieldwork:// links outside the app (robots, webhooks), e.g. https://crm.example.com/open/"),
         ],
@@ -47,11 +49,13 @@ struct NotificationsService: RegistrableRPCService {
     let fanout: EventFanout
     let dispatcher: DeliveryDispatcher
     let outboundPolicy: OutboundPolicy
-    let feed = InboxFeed()
+    let feed: InboxFeed
 
     init(environment: ServiceEnvironment) throws {
         let configuration = environment.configuration
         self.environment = environment
+        feed = InboxFeed(
+            perPerson: try configuration.positiveInt("SUBSCRIBE_PER_PERSON"), total: try configuration.positiveInt("SUBSCRIBE_MAX"))
         let networks = try configuration.string("WEBHOOK_ALLOWED_NETWORKS").split(separator: ",").map { text in
             guard let network = IPNetwork(String(text)) else {
                 throw ConfigurationError(description: "\(configuration.prefix)WEBHOOK_ALLOWED_NETWORKS: '\(text)' is not an address or CIDR range")

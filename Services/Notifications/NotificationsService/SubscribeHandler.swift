@@ -18,7 +18,7 @@ extension NotificationsService {
         guard request.afterCursor >= 0 else {
             throw DomainError.invalidArgument(field: "after_cursor", message: "must not be negative")
         }
-        let subscription = feed.add(person)
+        let subscription = try feed.add(person)
         defer { feed.remove(person, subscription.id) }
         // 0 means "only what arrives from now on".
         let start = request.afterCursor == 0 ? try await inbox.lastCursor(person: person) : request.afterCursor
