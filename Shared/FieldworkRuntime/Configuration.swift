@@ -135,6 +135,13 @@ public struct ServiceConfiguration: Sendable {
         return value
     }
 
+    /// A positive number of milliseconds PostgreSQL accepts as a setting (at most 2^31 − 1, about 24 days).
+    public func milliseconds32(_ name: String) throws -> Int {
+        let value = try positiveInt(name)
+        guard value <= Int(Int32.max) else { throw ConfigurationError(description: "\(prefix + name) must be at most \(Int32.max)") }
+        return value
+    }
+
     public func bool(_ name: String) -> Bool { ["1", "on", "true", "yes"].contains(string(name).lowercased()) }
 
     public func milliseconds(_ name: String) throws -> Duration { .milliseconds(try int(name)) }

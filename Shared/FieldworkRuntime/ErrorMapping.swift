@@ -44,7 +44,9 @@ extension RPCError {
     /// The error a handler originally threw, under the server's and the transaction's wrappers.
     static func rootCause(of error: any Error) -> any Error {
         if let error = error as? RPCError, error.code == .unknown, let cause = error.cause { return rootCause(of: cause) }
-        if let error = error as? PostgresTransactionError, let cause = error.closureError { return rootCause(of: cause) }
+        if let error = error as? PostgresTransactionError, let cause = error.closureError ?? error.commitError ?? error.beginError {
+            return rootCause(of: cause)
+        }
         return error
     }
 
@@ -64,8 +66,10 @@ extension RPCError {
         }
         if let error = error as? any RPCErrorConvertible { return RPCError(error) }
         if let error = error as? PSQLError, error.isConnectionLoss {
-            // Nothing the call wrote is committed unless it said so: retrying is safe (commands carry request ids).
-            return RPCError(code: .unavailable, message: "the database connection was lost, retry (request id \(requestID))")
+            // Retryable: a command retried with the same request_id is answered once (a connection lost
+            // during COMMIT leaves the outcome unknown to us, not to the stored answer).
+            return RPCError(
+                code: .unavailable, message: "the database connection was lost; retry with the same request_id (request id \(requestID))")
         }
         if let error = error as? PSQLError, error.serverInfo?[.sqlState] == PostgresError.Code.queryCanceled.raw {
             return RPCError(code: .deadlineExceeded, message: "a database statement ran past its time limit (request id \(requestID))")

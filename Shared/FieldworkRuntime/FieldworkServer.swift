@@ -114,8 +114,8 @@ public enum FieldworkServer {
         let postgres = try Database.makeClient(
             url: configuration.string("DATABASE_URL"), maximumConnections: try configuration.int("DATABASE_POOL_SIZE"),
             timeouts: .init(
-                statement: .milliseconds(try configuration.positiveInt("DATABASE_STATEMENT_TIMEOUT_MS")),
-                idleInTransaction: .milliseconds(try configuration.positiveInt("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS"))),
+                statement: .milliseconds(try configuration.milliseconds32("DATABASE_STATEMENT_TIMEOUT_MS")),
+                idleInTransaction: .milliseconds(try configuration.milliseconds32("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS"))),
             logger: logger)
 
         let registry = PrometheusCollectorRegistry()

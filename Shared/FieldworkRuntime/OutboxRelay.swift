@@ -248,6 +248,9 @@ final class OutboxRelay: Service, Sendable {
         // Receivers check a token's lifetime against the wall clock, also under a simulated business clock.
         let token = try await serviceToken(to: subscriber.name, now: Date())
         return try await postgres.withTransaction(logger: logger) { connection in
+            // The pass waits on its deliveries (up to 100 rows, 5 s each, 8 at a time) with the
+            // transaction open: the pool's idle-in-transaction limit must not end it meanwhile.
+            try await connection.query("SET LOCAL idle_in_transaction_session_timeout = 0", logger: logger)
             let lockKey = "fieldwork-relay:" + subscriber.name
             var locked = false
             let lock: PostgresQuery = wait

@@ -38,6 +38,8 @@ public struct ServiceEnvironment: Sendable {
             return try await postgres.withTransaction(logger: logger) { connection in
                 try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
                 try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(snapshot)'"), logger: logger)
+                // Batch reads beside a long run (scoring's component sums): not bound by the pool's statement limit.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
                 return try await body(connection)
             }
         } catch let error as PostgresTransactionError {

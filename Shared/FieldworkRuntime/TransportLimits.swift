@@ -32,16 +32,17 @@ public struct TransportLimits: Sendable, Equatable {
         Setting("CONNECTION_IDLE_SECONDS", default: "300", help: "a connection without RPCs for this long is closed gracefully"),
         Setting("CONNECTION_MAX_AGE_SECONDS", default: "1800",
                 help: "a connection is asked to go away after this long, so clients rebalance across replicas"),
-        Setting("CONNECTION_GRACE_SECONDS", default: "30", help: "how long RPCs may finish on a connection asked to go away"),
+        Setting("CONNECTION_GRACE_SECONDS", default: "60",
+                help: "how long RPCs may finish on a connection asked to go away (at least UNARY_DEADLINE_SECONDS)"),
         Setting("KEEPALIVE_SECONDS", default: "60", help: "the server pings a connection quiet for this long"),
         Setting("KEEPALIVE_TIMEOUT_SECONDS", default: "20", help: "a connection that does not answer the ping in time is closed"),
         Setting("UNARY_DEADLINE_SECONDS", default: "60",
-                help: "longest a unary RPC runs on the server (DEADLINE_EXCEEDED); a client's shorter deadline applies too"),
+                help: "longest a unary RPC runs on the server (DEADLINE_EXCEEDED); RunJob, RunScoring and ImportCsv are exempt"),
     ]
 
     public init(
         maxConcurrentStreams: Int = 100, maxMessageBytes: Int = 4 << 20, connectionIdle: Duration = .seconds(300),
-        connectionMaxAge: Duration = .seconds(1800), connectionGrace: Duration = .seconds(30), keepaliveTime: Duration = .seconds(60),
+        connectionMaxAge: Duration = .seconds(1800), connectionGrace: Duration = .seconds(60), keepaliveTime: Duration = .seconds(60),
         keepaliveTimeout: Duration = .seconds(20), unaryDeadline: Duration = .seconds(60)
     ) {
         self.maxConcurrentStreams = maxConcurrentStreams
@@ -55,7 +56,11 @@ public struct TransportLimits: Sendable, Equatable {
     }
 
     public init(_ configuration: ServiceConfiguration) throws {
-        func seconds(_ name: String) throws -> Duration { .seconds(try configuration.positiveInt(name)) }
+        func seconds(_ name: String) throws -> Duration {
+            let value = try configuration.positiveInt(name)
+            guard value <= 31_536_000 else { throw ConfigurationError(description: "\(configuration.prefix)\(name) must be at most a year") }
+            return .seconds(value)
+        }
         self.init(
             maxConcurrentStreams: try configuration.positiveInt("MAX_CONCURRENT_STREAMS"),
             maxMessageBytes: try configuration.positiveInt("MAX_MESSAGE_BYTES"),
@@ -67,6 +72,11 @@ public struct TransportLimits: Sendable, Equatable {
             unaryDeadline: try seconds("UNARY_DEADLINE_SECONDS"))
         guard maxMessageBytes <= 256 << 20 else {
             throw ConfigurationError(description: "\(configuration.prefix)MAX_MESSAGE_BYTES must be at most 268435456 (256 MiB)")
+        }
+        // A call the server still allows must not be cut off by a connection's age.
+        guard connectionGrace >= unaryDeadline else {
+            throw ConfigurationError(
+                description: "\(configuration.prefix)CONNECTION_GRACE_SECONDS must be at least UNARY_DEADLINE_SECONDS (\(unaryDeadline))")
         }
     }
 

@@ -94,29 +94,36 @@ import Testing
             }
             func closed(_ sql: String) throws -> String { try cluster.scalar(.visits, sql) }
 
-            try await cluster.setTime(.visits, at(1, 8, 45))
-            _ = try await cluster.visits(story.rep) { client, metadata in
-                try await client.setDailyPlan(.with {
-                    $0.day = .with { $0.year = 2026; $0.month = 12; $0.day = 1 }
-                    $0.visits = [.with { $0.customerID = "H-ZJ-001" }]
-                }, metadata: metadata)
+            func plan(_ token: String, day: Int32) async throws {
+                _ = try await cluster.visits(token) { client, metadata in
+                    try await client.setDailyPlan(.with {
+                        $0.day = .with { $0.year = 2026; $0.month = 12; $0.day = day }
+                        $0.visits = [.with { $0.customerID = "H-ZJ-001" }]
+                    }, metadata: metadata)
+                }
             }
+
+            try await cluster.setTime(.visits, at(1, 8, 45))
+            try await plan(story.rep, day: 1)
             // Tuesday: E1001 planned; the other planners (E1002, MK02) had no plan.
             #expect(try await closeDays(at: at(1, 18, 5)) == "closed 1 rep-day(s) and 2 no-plan day(s) up to 2026-12-01")
             // Again the same evening: nothing closes twice.
             #expect(try await closeDays(at: at(1, 18, 30)) == "closed 0 rep-day(s) and 0 no-plan day(s) up to 2026-12-01")
-            // Monday: the job last ran on Tuesday; Wednesday to Friday and Monday close, the weekend does not.
-            #expect(try await closeDays(at: at(7, 18, 5)) == "closed 0 rep-day(s) and 12 no-plan day(s) up to 2026-12-07")
+            // Wednesday morning MK02 plans; the job does not run again until Monday evening: Wednesday
+            // to Friday and Monday close (MK02's Wednesday as planned), the weekend does not.
+            try await cluster.setTime(.visits, at(2, 8, 45))
+            try await plan(try await story.token("MK02"), day: 2)
+            #expect(try await closeDays(at: at(7, 18, 5)) == "closed 1 rep-day(s) and 11 no-plan day(s) up to 2026-12-07")
             #expect(try closed("""
                 SELECT string_agg(day::text || ':' || count, ',' ORDER BY day)
                 FROM (SELECT day, count(*) FROM plan_days WHERE no_plan GROUP BY day) d
-                """) == "2026-12-01:2,2026-12-02:3,2026-12-03:3,2026-12-04:3,2026-12-07:3")
+                """) == "2026-12-01:2,2026-12-02:2,2026-12-03:3,2026-12-04:3,2026-12-07:3")
             #expect(try closed("SELECT count(*) FROM plan_days WHERE rep_id = 'E1001' AND day = '2026-12-01' AND NOT no_plan AND planned = 1") == "1")
 
             // Scoring keeps the days; each caller counts those of the planners they reach.
             try await story.flushVisitsOutbox()
             try await cluster.eventually("scoring has every closed day") {
-                try cluster.scalar(.scoring, "SELECT count(*) || '/' || count(*) FILTER (WHERE no_plan) FROM plan_days") == "15/14"
+                try cluster.scalar(.scoring, "SELECT count(*) || '/' || count(*) FILTER (WHERE no_plan) FROM plan_days") == "15/13"
             }
             let (weekStart, mondayEvening) = (at(1, 0, 0), at(7, 20, 0))
             try await cluster.setTime(.scoring, mondayEvening)
@@ -129,11 +136,11 @@ import Testing
                 }
             }
             let all = try await indicators(story.admin)
-            #expect(all.noPlanDays == 14)
-            // E1001 planned one visit and made none: 0 %, and the no-plan days are not in the rate.
+            #expect(all.noPlanDays == 13)
+            // Two visits planned (E1001 Tuesday, MK02 Wednesday), none made: 0 %, the no-plan days apart.
             #expect(all.indicators.first { $0.name == "process_control" }?.actual == 0)
-            #expect(try await indicators(try await story.token("M2001")).noPlanDays == 9)   // E1001 (4) and E1002 (5)
-            #expect(try await indicators(try await story.token("D3001")).noPlanDays == 9)   // 杭州: E1001 (4) and MK02 (5)
+            #expect(try await indicators(try await story.token("M2001")).noPlanDays == 9)   // team: E1001 (4) and E1002 (5)
+            #expect(try await indicators(try await story.token("D3001")).noPlanDays == 8)   // 杭州: E1001 (4) and MK02 (4)
             #expect(try await indicators(try await cluster.token("M9009", [.manager], region: "杭州")).noPlanDays == 0)   // nobody in the team
         }
     }

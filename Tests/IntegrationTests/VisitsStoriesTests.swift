@@ -235,6 +235,12 @@ import Testing
                 try await client.getDailyPlan(.with { $0.day = today }, metadata: metadata)
             }
             #expect(plan.closed && plan.visits.count == 10)
+            // The cut-off here is 24:00, but the closed day's counts are published: its plan stays as it closed.
+            #expect(await rpcCode {
+                _ = try await cluster.visits(story.rep) { client, metadata in
+                    try await client.setDailyPlan(.with { $0.day = today; $0.visits = [.with { $0.customerID = "H-T-00" }] }, metadata: metadata)
+                }
+            } == .failedPrecondition)
 
             // The plan-shortfall rule: 90 % < 92 % alerts E1001's operations supervisor once; 10/10 alerts nobody.
             try await cluster.eventually("the ops supervisor's shortfall alert") {

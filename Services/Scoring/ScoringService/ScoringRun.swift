@@ -41,6 +41,10 @@ extension ScoringService {
         let model = HealthModel(current)
         let day = environment.calendar.day(of: asOf).description
         var phases = RunPhases()
+        // A run at scale may take longer than the pool's statement limit, and this transaction
+        // waits idle while the component sums run on other connections.
+        try await connection.query("SET LOCAL statement_timeout = 0", logger: environment.logger)
+        try await connection.query("SET LOCAL idle_in_transaction_session_timeout = 0", logger: environment.logger)
         // Activity in (day − window, day], per customer of the directory copy: one
         // aggregate per fact table, each on a connection of its own reading this
         // transaction's snapshot, so the three run at once and together see what one

@@ -30,6 +30,12 @@ extension VisitsService {
                 throw DomainError.failedPrecondition(
                     "\(rep)'s plan for \(day) is fixed: plans are set by \(String(format: "%02d:%02d", planCutoff.hour, planCutoff.minute)) that day")
             }
+            // With a late cut-off (24:00), the check time may already have closed the day, as planned or as
+            // "no plan": its counts are published and never recomputed, so the plan stays as it closed.
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM plan_days WHERE rep_id = \(rep) AND day = \(day.description)::date", logger: environment.logger) {
+                throw DomainError.failedPrecondition("\(rep)'s plan for \(day) is fixed: the day closed at the check time")
+            }
             let before = try await planItems(rep: rep, day: day, on: connection)
             for (customer, _) in items where try await directory.customer(customer, on: connection) == nil {
                 throw DomainError.invalidArgument(field: "visits.customer_id", message: "customer '\(customer)' not found")
