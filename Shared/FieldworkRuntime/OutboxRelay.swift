@@ -307,6 +307,18 @@ final class OutboxRelay: Service, Sendable {
                         """, logger: logger)
                     logger.debug("subscriber unreachable", metadata: ["subscriber": "\(subscriber.name)", "retry_at": "\(retryAt)"])
                     unreachable = unreachable ?? error
+                case .deferred(let error):
+                    // "Not yet" (e.g. the consumer's directory copy lags): retried with backoff, never parked.
+                    answered = true
+                    let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
+                    try await connection.query(
+                        """
+                        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt), last_error = \(error)
+                        WHERE id = \(row.id)
+                        """, logger: logger)
+                    logger.info("subscriber deferred event", metadata: [
+                        "subscriber": "\(subscriber.name)", "event_id": "\(row.eventID)", "error": "\(error)", "retry_at": "\(retryAt)",
+                    ])
                 case .rejected(let error):
                     answered = true
                     let park = row.rejections + 1 >= settings.maxRejections
@@ -331,8 +343,10 @@ final class OutboxRelay: Service, Sendable {
         }
     }
 
+    /// `deferred`: the consumer answered ABORTED, "not yet, try again later": the row is
+    /// retried with backoff without counting toward parking, and the pass goes on.
     /// `notTried`: not sent, because the subscriber was found unreachable first.
-    private enum Outcome: Sendable { case delivered, unreachable(String), rejected(String), notTried }
+    private enum Outcome: Sendable { case delivered, unreachable(String), deferred(String), rejected(String), notTried }
 
     /// Delivers `rows` with up to `settings.concurrency` calls in flight; their
     /// outcomes and call durations, in the rows' order. Once a call finds the
@@ -383,8 +397,10 @@ final class OutboxRelay: Service, Sendable {
             return .delivered
         } catch let error as RPCError {
             switch error.code {
-            case .unavailable, .deadlineExceeded, .cancelled, .resourceExhausted, .aborted:
+            case .unavailable, .deadlineExceeded, .cancelled, .resourceExhausted:
                 return .unreachable("\(error.code): \(error.message)")
+            case .aborted:
+                return .deferred("\(error.code): \(error.message)")
             default:
                 return .rejected("\(error.code): \(error.message)")
             }

@@ -28,6 +28,8 @@ import Testing
         let calls: Calls
         let refuse: Bool
         var delay: Duration = .zero
+        /// Answers ABORTED ("not yet") to this many calls for aggregate "lag" before taking its row.
+        var notYet = 0
 
         func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
             router.unary(Fieldwork_V1_WorkflowsService.Method.Deliver.descriptor) { (request: Fieldwork_V1_DeliverRequest) in
@@ -36,6 +38,9 @@ import Testing
                 calls.append(request.event.personChanged.person.id)
                 try await Task.sleep(for: delay)
                 if refuse { throw RPCError(code: .invalidArgument, message: "refused") }
+                if request.event.personChanged.person.id.hasPrefix("lag-"), calls.all.filter({ $0.hasPrefix("lag-") }).count <= notYet {
+                    throw RPCError(code: .aborted, message: "no active people in department 'x' in the directory copy yet")
+                }
                 return Fieldwork_V1_DeliverResponse()
             }
         }
@@ -75,11 +80,13 @@ import Testing
         }
     }
 
-    func withConsumer(refuse: Bool, port: Int = 0, delay: Duration = .zero, _ body: (Int, Calls) async throws -> Void) async throws {
+    func withConsumer(
+        refuse: Bool, port: Int = 0, delay: Duration = .zero, notYet: Int = 0, _ body: (Int, Calls) async throws -> Void
+    ) async throws {
         let calls = Calls()
         let server = GRPCServer(
             transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext),
-            services: [Consumer(calls: calls, refuse: refuse, delay: delay)])
+            services: [Consumer(calls: calls, refuse: refuse, delay: delay, notYet: notYet)])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
             let port = try await server.listeningAddress!.ipv4!.port
@@ -190,6 +197,31 @@ import Testing
                 #expect(lastError.contains("refused"))
                 #expect(try await relay.redrive() == 1)
                 #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE parked_at IS NULL AND delivered_at IS NULL", as: Int.self) == 1)
+            }
+        }
+    }
+
+    /// A consumer that answers "not yet" (ABORTED: its directory copy lags) more often than
+    /// the rejection budget gets the row again with backoff, never parks it, and the
+    /// pass goes on with the other aggregates meanwhile (SPEC §11.5).
+    @Test func aRowTheConsumerCannotTakeYetIsRetriedNotParked() async throws {
+        try await withConsumer(refuse: false, notYet: 5) { port, calls in
+            try await withRelay(consumerPort: port, maxRejections: 2) { relay, outbox, database in
+                try await append(outbox, aggregate: "lag", count: 1, to: database)
+                try await append(outbox, aggregate: "other", count: 3, to: database)
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await relay.runClientsForTest() }
+                    for _ in 0..<30 {
+                        await relay.relayAll(wait: true)
+                        if try await database.scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL", as: Int.self) == 0 { break }
+                        try await Task.sleep(for: .milliseconds(60))
+                    }
+                    relay.stopClientsForTest()
+                }
+                #expect(calls.all.filter { $0 == "lag-0" }.count == 6)   // five "not yet", then taken
+                #expect(calls.all.filter { $0.hasPrefix("other-") } == ["other-0", "other-1", "other-2"])
+                #expect(try await database.scalar(
+                    "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND parked_at IS NULL AND rejections = 0", as: Int.self) == 4)
             }
         }
     }

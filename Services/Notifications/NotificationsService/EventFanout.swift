@@ -41,7 +41,14 @@ struct EventFanout: Sendable {
         var people: Set<String> = []
         var channelIDs: Set<String> = []
         for route in setup.routes {
-            let resolved = try await routes.resolve(route.recipients, variables: variables, on: connection)
+            let resolved: [String]
+            do {
+                resolved = try await routes.resolve(route.recipients, variables: variables, on: connection)
+            } catch DomainError.failedPrecondition(let message) {
+                // The directory copy lags this event: "not yet", which the relay retries with backoff
+                // and never parks (a refusal would count toward parking; SPEC §11.5).
+                throw DomainError.aborted(message)
+            }
             if route.channels.isEmpty || route.channels.contains(.inbox) { people.formUnion(resolved) }
             let named = RouteStore.filled(route.recipients, variables: variables)
             for kind in route.channels where kind != .inbox {
