@@ -5,7 +5,8 @@ import PostgresNIO
 
 /// Keeps a consumer's read-only copy of the directory (RuntimeSchema.directoryReplica)
 /// in step with the visits service's directory events. Events carry the whole
-/// entity, so applying one is an upsert.
+/// entity, so applying one is an upsert, and only a change at least as new as the
+/// copy's is applied: a redriven or late older event leaves a newer copy alone.
 public enum DirectoryReplica {
     /// Applies a directory event; returns false for any other event type.
     @discardableResult
@@ -27,8 +28,10 @@ public enum DirectoryReplica {
             let d = change.department
             try await connection.query(
                 """
-                INSERT INTO directory_departments (code, name, head_person_id) VALUES (\(d.code), \(d.name), \(d.headPersonID))
-                ON CONFLICT (code) DO UPDATE SET name = excluded.name, head_person_id = excluded.head_person_id
+                INSERT INTO directory_departments (code, name, head_person_id, changed_at)
+                VALUES (\(d.code), \(d.name), \(d.headPersonID), \(event.occurredAt.date))
+                ON CONFLICT (code) DO UPDATE SET name = excluded.name, head_person_id = excluded.head_person_id, changed_at = excluded.changed_at
+                WHERE directory_departments.changed_at <= excluded.changed_at
                 """, logger: logger)
         case .customerChanged(let change):
             let c = change.customer
@@ -44,8 +47,11 @@ public enum DirectoryReplica {
             let p = change.product
             try await connection.query(
                 """
-                INSERT INTO directory_products (id, name, product_line, active) VALUES (\(p.id), \(p.name), \(p.productLine), \(p.active))
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, product_line = excluded.product_line, active = excluded.active
+                INSERT INTO directory_products (id, name, product_line, active, changed_at)
+                VALUES (\(p.id), \(p.name), \(p.productLine), \(p.active), \(event.occurredAt.date))
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, product_line = excluded.product_line, active = excluded.active,
+                    changed_at = excluded.changed_at
+                WHERE directory_products.changed_at <= excluded.changed_at
                 """, logger: logger)
         default:
             return false

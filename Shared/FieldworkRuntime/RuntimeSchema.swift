@@ -146,6 +146,13 @@ public enum RuntimeSchema {
         );
         """)
 
+    /// Departments and products carry no change time of their own: their copies keep
+    /// the event's `occurred_at`, so a redriven older change cannot overwrite a newer one.
+    public static let directoryVersions = Migration(6, "directory replica versions", """
+        ALTER TABLE directory_departments ADD COLUMN changed_at timestamptz NOT NULL DEFAULT '-infinity';
+        ALTER TABLE directory_products ADD COLUMN changed_at timestamptz NOT NULL DEFAULT '-infinity';
+        """)
+
     /// The first number a service's own migrations may use.
     public static let firstServiceVersion = 100
 }

@@ -8,6 +8,7 @@ enum NotificationsMigrations {
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
+        RuntimeSchema.directoryVersions,
         Migration(100, "inbox", """
             CREATE TABLE inbox_items (
                 cursor     bigserial PRIMARY KEY,

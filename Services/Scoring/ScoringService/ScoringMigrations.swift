@@ -10,6 +10,7 @@ enum ScoringMigrations {
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
+        RuntimeSchema.directoryVersions,
         Migration(100, "facts, model versions and health runs", """
             -- Facts are immutable and keyed by the source row id, so a re-import changes nothing.
             CREATE TABLE purchases (

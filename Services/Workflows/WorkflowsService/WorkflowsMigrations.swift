@@ -8,6 +8,7 @@ enum WorkflowsMigrations {
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
+        RuntimeSchema.directoryVersions,
         Migration(100, "requests and cards", """
             CREATE TABLE request_templates (
                 id                 text NOT NULL,
