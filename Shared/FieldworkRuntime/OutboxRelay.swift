@@ -260,7 +260,7 @@ final class OutboxRelay: Service, Sendable {
             guard locked else { return Pass() }
 
             // The oldest due rows that head their aggregate (no earlier row of it
-            // still pending): a walk of `outbox_due` that stops at the batch size.
+            // still pending or parked): a walk of `outbox_due` that stops at the batch size.
             var due: [Row] = []
             let rows = try await connection.query(
                 """
@@ -271,6 +271,11 @@ final class OutboxRelay: Service, Sendable {
                       SELECT FROM outbox earlier
                       WHERE earlier.subscriber = o.subscriber AND earlier.aggregate_id = o.aggregate_id AND earlier.id < o.id
                         AND earlier.delivered_at IS NULL AND earlier.parked_at IS NULL)
+                  -- A parked earlier row holds the aggregate until it is redriven: a redrive keeps the order.
+                  AND NOT EXISTS (
+                      SELECT FROM outbox parked
+                      WHERE parked.subscriber = o.subscriber AND parked.aggregate_id = o.aggregate_id AND parked.id < o.id
+                        AND parked.delivered_at IS NULL AND parked.parked_at IS NOT NULL)
                 ORDER BY id LIMIT 100
                 """, logger: logger)
             for try await (id, eventID, payload, attempts, rejections) in rows.decode((Int64, UUID, ByteBuffer, Int, Int).self) {

@@ -88,6 +88,13 @@ public enum RuntimeSchema {
         CREATE INDEX outbox_due ON outbox (subscriber, id) WHERE delivered_at IS NULL AND parked_at IS NULL;
         """)
 
+    /// A parked row holds back the later rows of its aggregate until it is
+    /// redriven, so a redrive delivers in order; the relay asks this index
+    /// whether an aggregate has an earlier parked row (parked rows are rare).
+    public static let outboxParkedOrder = Migration(7, "parked rows hold their aggregate", """
+        CREATE INDEX outbox_parked_aggregate ON outbox (subscriber, aggregate_id, id) WHERE delivered_at IS NULL AND parked_at IS NOT NULL;
+        """)
+
     /// `stored_answer_after_request_lock`: takes the request id's lock, then
     /// reads its stored answer (NULL: none) in a snapshot taken after the lock,
     /// so a retry that waited sees the first call's answer. One round trip

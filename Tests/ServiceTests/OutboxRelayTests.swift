@@ -21,6 +21,8 @@ import Testing
         func finished() { inFlight.withLock { $0.now -= 1 } }
         /// The most calls the consumer was handling at once.
         var mostAtOnce: Int { inFlight.withLock { $0.most } }
+        /// Person ids the consumer refuses for now.
+        let refused = Mutex<Set<String>>([])
     }
 
     /// A `Deliver` endpoint (as the workflows service) that answers as told and counts calls.
@@ -37,7 +39,9 @@ import Testing
                 defer { calls.finished() }
                 calls.append(request.event.personChanged.person.id)
                 try await Task.sleep(for: delay)
-                if refuse { throw RPCError(code: .invalidArgument, message: "refused") }
+                if refuse || calls.refused.withLock({ $0.contains(request.event.personChanged.person.id) }) {
+                    throw RPCError(code: .invalidArgument, message: "refused")
+                }
                 if request.event.personChanged.person.id.hasPrefix("lag-"), calls.all.filter({ $0.hasPrefix("lag-") }).count <= notYet {
                     throw RPCError(code: .aborted, message: "no active people in department 'x' in the directory copy yet")
                 }
@@ -51,7 +55,7 @@ import Testing
         backoff: Backoff = Backoff(baseSeconds: 0.01, capSeconds: 0.05), _ body: (OutboxRelay, Outbox, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
-            try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows, RuntimeSchema.outboxDueOrder], logger: TestDatabase.logger)
+            try await Migrator.migrate(database.client, [RuntimeSchema.core, RuntimeSchema.outboxRows, RuntimeSchema.outboxDueOrder, RuntimeSchema.outboxParkedOrder], logger: TestDatabase.logger)
             let signal = WakeSignal()
             let health = HealthState()
             health.setServing(true)
@@ -222,6 +226,37 @@ import Testing
                 #expect(calls.all.filter { $0.hasPrefix("other-") } == ["other-0", "other-1", "other-2"])
                 #expect(try await database.scalar(
                     "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND parked_at IS NULL AND rejections = 0", as: Int.self) == 4)
+            }
+        }
+    }
+
+    /// A parked row holds back the later rows of its aggregate (other aggregates go on),
+    /// so after the redrive the consumer gets them in order (SPEC §11.5).
+    @Test func aParkedRowHoldsItsAggregateAndTheRedriveKeepsTheOrder() async throws {
+        try await withConsumer(refuse: false) { port, calls in
+            calls.refused.withLock { $0 = ["x-0"] }
+            try await withRelay(consumerPort: port, maxRejections: 2) { relay, outbox, database in
+                try await append(outbox, aggregate: "x", count: 2, to: database)
+                try await append(outbox, aggregate: "y", count: 1, to: database)
+                func relayFor(_ passes: Int) async throws {
+                    for _ in 0..<passes {
+                        await relay.relayAll(wait: true)
+                        try await Task.sleep(for: .milliseconds(60))
+                    }
+                }
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await relay.runClientsForTest() }
+                    try await relayFor(10)
+                    #expect(calls.all == ["x-0", "y-0", "x-0"] || calls.all == ["y-0", "x-0", "x-0"], "\(calls.all)")
+                    #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL", as: Int.self) == 1)
+                    // The consumer is fixed; an operator redrives: x-0, then x-1.
+                    calls.refused.withLock { $0 = [] }
+                    #expect(try await relay.redrive() == 1)
+                    try await relayFor(5)
+                    relay.stopClientsForTest()
+                }
+                #expect(calls.all.filter { $0.hasPrefix("x-") } == ["x-0", "x-0", "x-0", "x-1"])
+                #expect(try await database.scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL", as: Int.self) == 0)
             }
         }
     }

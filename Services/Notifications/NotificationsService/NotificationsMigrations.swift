@@ -6,6 +6,7 @@ enum NotificationsMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.outboxParkedOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         RuntimeSchema.directoryVersions,

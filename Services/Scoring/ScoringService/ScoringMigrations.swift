@@ -8,6 +8,7 @@ enum ScoringMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.outboxParkedOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         RuntimeSchema.directoryVersions,

@@ -6,6 +6,7 @@ enum VisitsMigrations {
         RuntimeSchema.core,
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
+        RuntimeSchema.outboxParkedOrder,
         RuntimeSchema.storedAnswer,
         Migration(100, "directory", """
             CREATE TABLE departments (
