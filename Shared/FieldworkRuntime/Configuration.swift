@@ -63,6 +63,10 @@ public struct ServiceConfiguration: Sendable {
                     help: "deliveries a consumer may refuse before the row is parked (an unreachable consumer is retried forever)"),
             Setting("OUTBOX_RETENTION_DAYS", default: "7",
                     help: "delivered outbox rows are deleted this many days after delivery (daily job outbox-purge, 03:30)"),
+            Setting("INBOX_RETENTION_DAYS", default: "90",
+                    help: "consumed event ids are remembered this long (daily job retention-purge, 03:40); an older redelivery would apply again"),
+            Setting("IDEMPOTENCY_RETENTION_DAYS", default: "30",
+                    help: "a command's stored answer for its request_id is kept this long; a retry after that runs the command again"),
             Setting("DRAIN_SECONDS", default: "20", help: "how long SIGTERM waits for in-flight RPCs"),
             Setting("JOBS", default: "on", help: "run scheduled jobs in this process (on/off); RunJob works either way"),
             Setting("SIMULATED_CLOCK", default: "off",
@@ -132,6 +136,13 @@ public struct ServiceConfiguration: Sendable {
     public func positiveInt(_ name: String) throws -> Int {
         let value = try int(name)
         guard value > 0 else { throw ConfigurationError(description: "\(prefix + name) must be positive, got \(value)") }
+        return value
+    }
+
+    /// A retention in days, 1 to 3650.
+    public func days(_ name: String) throws -> Int {
+        let value = try int(name)
+        guard (1...3650).contains(value) else { throw ConfigurationError(description: "\(prefix + name) must be between 1 and 3650, got \(value)") }
         return value
     }
 

@@ -144,11 +144,12 @@ public enum FieldworkServer {
             }
             return JobOutcome(items: report.delivered, summary: "delivered \(report.delivered) outbox row(s)")
         })
-        let retentionDays = try configuration.int("OUTBOX_RETENTION_DAYS")
-        guard (1...3650).contains(retentionDays) else {
-            throw ConfigurationError(
-                description: "\(configuration.prefix)OUTBOX_RETENTION_DAYS must be between 1 and 3650, got \(retentionDays)")
-        }
+        let retentionDays = try configuration.days("OUTBOX_RETENTION_DAYS")
+        let retention = RetentionPurge(
+            inboxDays: try configuration.days("INBOX_RETENTION_DAYS"), idempotencyDays: try configuration.days("IDEMPOTENCY_RETENTION_DAYS"))
+        jobs.register(Job("retention-purge", schedule: .daily(hour: 3, minute: 40)) { asOf in
+            try await retention.run(asOf: asOf, now: clock.now(), postgres: postgres, logger: logger)
+        })
         // Delivered rows are kept a while for inspection; without this the table only grows.
         jobs.register(Job("outbox-purge", schedule: .daily(hour: 3, minute: 30)) { asOf in
             let cutoff = OutboxRelay.purgeCutoff(asOf: asOf, now: clock.now(), retentionDays: retentionDays)

@@ -95,6 +95,12 @@ public enum RuntimeSchema {
         CREATE INDEX outbox_parked_aggregate ON outbox (subscriber, aggregate_id, id) WHERE delivered_at IS NULL AND parked_at IS NOT NULL;
         """)
 
+    /// The retention purge finds old consumed event ids and stored answers by age.
+    public static let retentionOrder = Migration(8, "retention by age", """
+        CREATE INDEX inbox_received ON inbox (received_at);
+        CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+        """)
+
     /// `stored_answer_after_request_lock`: takes the request id's lock, then
     /// reads its stored answer (NULL: none) in a snapshot taken after the lock,
     /// so a retry that waited sees the first call's answer. One round trip

@@ -36,13 +36,17 @@ import Glibc
             try await cluster.waitUntilServing(.visits)
             try await watcher.value
             #expect(seen.withLock { $0 } == [.notServing, .serving])
-            #expect(try cluster.scalar(.visits, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,3,4,5,7,100,101,102,103,104,105,106,107")
+            #expect(try cluster.scalar(.visits, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations") == "1,3,4,5,7,8,100,101,102,103,104,105,106,107")
             #expect(try cluster.scalar(.visits, "SELECT to_regclass('visits') IS NOT NULL") == "t")
             // Every service has the runtime's jobs; the purge finds nothing delivered a week ago here.
             let purge = try await cluster.visits(story.admin) { client, metadata in
                 try await client.runJob(.with { $0.name = "outbox-purge" }, metadata: metadata)
             }
             #expect(purge.itemsProcessed == 0 && purge.summary.hasPrefix("deleted 0 outbox row(s)"), "\(purge.summary)")
+            let retention = try await cluster.visits(story.admin) { client, metadata in
+                try await client.runJob(.with { $0.name = "retention-purge" }, metadata: metadata)
+            }
+            #expect(retention.summary == "deleted 0 consumed event id(s) older than 90 day(s) and 0 stored answer(s) older than 30 day(s)")
         }
     }
 

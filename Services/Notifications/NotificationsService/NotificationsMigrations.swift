@@ -7,6 +7,7 @@ enum NotificationsMigrations {
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.outboxParkedOrder,
+        RuntimeSchema.retentionOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         RuntimeSchema.directoryVersions,

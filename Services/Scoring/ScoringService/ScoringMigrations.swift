@@ -9,6 +9,7 @@ enum ScoringMigrations {
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.outboxParkedOrder,
+        RuntimeSchema.retentionOrder,
         RuntimeSchema.storedAnswer,
         RuntimeSchema.directoryReplica,
         RuntimeSchema.directoryVersions,

@@ -7,6 +7,7 @@ enum VisitsMigrations {
         RuntimeSchema.outboxRows,
         RuntimeSchema.outboxDueOrder,
         RuntimeSchema.outboxParkedOrder,
+        RuntimeSchema.retentionOrder,
         RuntimeSchema.storedAnswer,
         Migration(100, "directory", """
             CREATE TABLE departments (
