@@ -38,10 +38,9 @@ public struct CsvImportRefused: Error, RPCErrorConvertible {
 }
 
 extension RPCError {
-    /// Maps an error a handler threw to what the client sees. Anything that is not
-    /// already an RPC error is an internal fault: the client gets a generic message
-    /// with the request id, the log gets the detail.
-    /// The error a handler originally threw, under the server's and the transaction's wrappers.
+    /// The error a handler originally threw, under the server's and the transaction's wrappers:
+    /// the server wraps it as UNKNOWN with the original as cause; a transaction keeps the
+    /// closure's own error, else why BEGIN or COMMIT failed (e.g. the server went away).
     static func rootCause(of error: any Error) -> any Error {
         if let error = error as? RPCError, error.code == .unknown, let cause = error.cause { return rootCause(of: cause) }
         if let error = error as? PostgresTransactionError, let cause = error.closureError ?? error.commitError ?? error.beginError {
@@ -50,20 +49,16 @@ extension RPCError {
         return error
     }
 
+    /// Maps an error a handler threw to what the client sees. Anything that is not
+    /// already an RPC error is an internal fault: the client gets a generic message
+    /// with the request id, the log gets the detail.
     static func from(_ error: any Error, requestID: String) -> RPCError {
         mapped(error, requestID: requestID).fittingTrailer()
     }
 
     private static func mapped(_ error: any Error, requestID: String) -> RPCError {
-        if let error = error as? RPCError {
-            // The server wraps what a handler threw as UNKNOWN with the original as cause.
-            if error.code == .unknown, let cause = error.cause { return mapped(cause, requestID: requestID) }
-            return error
-        }
-        if let error = error as? PostgresTransactionError {
-            // The closure's own error first; else why BEGIN or COMMIT failed (e.g. the server went away).
-            if let cause = error.closureError ?? error.commitError ?? error.beginError { return mapped(cause, requestID: requestID) }
-        }
+        let error = rootCause(of: error)
+        if let error = error as? RPCError { return error }
         if let error = error as? any RPCErrorConvertible { return RPCError(error) }
         if let error = error as? PSQLError, error.isConnectionLoss {
             // Retryable: a command retried with the same request_id is answered once (a connection lost

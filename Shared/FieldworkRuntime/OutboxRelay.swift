@@ -304,23 +304,13 @@ final class OutboxRelay: Service, Sendable {
                     delivered.append(row.id)
                     answered = true
                 case .unreachable(let error):
-                    let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
-                    try await connection.query(
-                        """
-                        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt), last_error = \(error)
-                        WHERE id = \(row.id)
-                        """, logger: logger)
+                    let retryAt = try await retryLater(row, error: error, on: connection)
                     logger.debug("subscriber unreachable", metadata: ["subscriber": "\(subscriber.name)", "retry_at": "\(retryAt)"])
                     unreachable = unreachable ?? error
                 case .deferred(let error):
                     // "Not yet" (e.g. the consumer's directory copy lags): retried with backoff, never parked.
                     answered = true
-                    let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
-                    try await connection.query(
-                        """
-                        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt), last_error = \(error)
-                        WHERE id = \(row.id)
-                        """, logger: logger)
+                    let retryAt = try await retryLater(row, error: error, on: connection)
                     logger.info("subscriber deferred event", metadata: [
                         "subscriber": "\(subscriber.name)", "event_id": "\(row.eventID)", "error": "\(error)", "retry_at": "\(retryAt)",
                     ])
@@ -346,6 +336,15 @@ final class OutboxRelay: Service, Sendable {
             try await markDelivered()
             return Pass(delivered: delivered.count, unreachable: unreachable, answered: answered)
         }
+    }
+
+    /// Puts `row` back for another try after its backoff, without counting a refusal; returns when.
+    private func retryLater(_ row: Row, error: String, on connection: PostgresConnection) async throws -> Date {
+        let retryAt = clock.now().addingTimeInterval(settings.backoff.delay(attempt: row.attempts))
+        try await connection.query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt), last_error = \(error) WHERE id = \(row.id)",
+            logger: logger)
+        return retryAt
     }
 
     /// `deferred`: the consumer answered ABORTED, "not yet, try again later": the row is

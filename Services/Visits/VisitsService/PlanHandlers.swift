@@ -32,8 +32,7 @@ extension VisitsService {
             }
             // With a late cut-off (24:00), the check time may already have closed the day, as planned or as
             // "no plan": its counts are published and never recomputed, so the plan stays as it closed.
-            for try await _ in try await connection.query(
-                "SELECT 1 FROM plan_days WHERE rep_id = \(rep) AND day = \(day.description)::date", logger: environment.logger) {
+            guard try await !isClosed(rep: rep, day: day, on: connection) else {
                 throw DomainError.failedPrecondition("\(rep)'s plan for \(day) is fixed: the day closed at the check time")
             }
             let before = try await planItems(rep: rep, day: day, on: connection)
@@ -68,9 +67,7 @@ extension VisitsService {
                 throw DomainError.permissionDenied("\(rep)'s plan belongs to someone outside your team or region")
             }
             let items = try await planItems(rep: rep, day: day, on: connection)
-            var closed = false
-            for try await _ in try await connection.query(
-                "SELECT 1 FROM plan_days WHERE rep_id = \(rep) AND day = \(day.description)::date", logger: environment.logger) { closed = true }
+            let closed = try await isClosed(rep: rep, day: day, on: connection)
             return .with {
                 $0.repID = rep
                 $0.day = request.day
@@ -224,29 +221,39 @@ extension VisitsService {
     ) async throws -> Int {
         guard first <= lastDay else { return 0 }
         let weekdays = workdays.sorted()
-        var closed: [(rep: String, day: LocalDate, region: String)] = []
+        var closed: [(payload: Fieldwork_V1_Event.OneOf_Payload, aggregateID: String)] = []
         for try await (rep, dayText, region) in try await connection.query(
             """
-            INSERT INTO plan_days (rep_id, day, planned, valid, closed_at, no_plan)
-            SELECT p.id, d::date, 0, 0, \(asOf), true
-            FROM people p CROSS JOIN generate_series(\(first.description)::date, \(lastDay.description)::date, interval '1 day') d
-            WHERE p.active AND p.roles && ARRAY['rep', 'academic', 'kam'] AND extract(isodow FROM d)::int = ANY (\(weekdays))
-              AND NOT EXISTS (SELECT 1 FROM plan_items i WHERE i.rep_id = p.id AND i.day = d::date)
-            ON CONFLICT DO NOTHING
-            RETURNING rep_id, day::text, (SELECT region FROM people WHERE id = rep_id)
+            WITH closed AS (
+                INSERT INTO plan_days (rep_id, day, planned, valid, closed_at, no_plan)
+                SELECT p.id, d::date, 0, 0, \(asOf), true
+                FROM people p CROSS JOIN generate_series(\(first.description)::date, \(lastDay.description)::date, interval '1 day') d
+                WHERE p.active AND p.roles && ARRAY['rep', 'academic', 'kam'] AND extract(isodow FROM d)::int = ANY (\(weekdays))
+                  AND NOT EXISTS (SELECT 1 FROM plan_items i WHERE i.rep_id = p.id AND i.day = d::date)
+                ON CONFLICT DO NOTHING
+                RETURNING rep_id, day
+            )
+            SELECT c.rep_id, c.day::text, p.region FROM closed c JOIN people p ON p.id = c.rep_id ORDER BY c.day, c.rep_id
             """, logger: environment.logger
         ).decode((String, String, String).self) {
-            if let day = LocalDate(iso: dayText) { closed.append((rep, day, region)) }
-        }
-        for close in closed.sorted(by: { ($0.day, $0.rep) < ($1.day, $1.rep) }) {
-            try await environment.publish(.planDayClosed(.with {
-                $0.repID = close.rep
-                $0.day = .init(close.day)
-                $0.region = close.region
+            guard let day = LocalDate(iso: dayText) else { continue }
+            closed.append((.planDayClosed(.with {
+                $0.repID = rep
+                $0.day = .init(day)
+                $0.region = region
                 $0.noPlan = true
-            }), aggregateID: "plan:\(close.rep)", at: asOf, on: connection)
+            }), "plan:\(rep)"))
         }
+        // One statement for all of them: a week caught up for every planner is thousands of events.
+        try await environment.outbox.appendAll(closed, at: asOf, on: connection, logger: environment.logger)
         return closed.count
+    }
+
+    /// Whether the check time closed `rep`'s `day` (planned or "no plan").
+    private func isClosed(rep: String, day: LocalDate, on connection: PostgresConnection) async throws -> Bool {
+        for try await _ in try await connection.query(
+            "SELECT 1 FROM plan_days WHERE rep_id = \(rep) AND day = \(day.description)::date", logger: environment.logger) { return true }
+        return false
     }
 
     private func planItems(rep: String, day: LocalDate, on connection: PostgresConnection) async throws -> [Fieldwork_V1_PlannedVisit] {
